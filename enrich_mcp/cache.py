@@ -1,0 +1,201 @@
+"""On-disk result cache: JSON text in diskcache, keyed by vendor, operation, request and account.
+
+Keys are ``<vendor>:<operation>:<sha256(canonical request + account hash)>``;
+the account is a hash of the API key, never the key itself. Values are JSON
+strings, which diskcache stores as TEXT, so nothing is ever pickled or
+unpickled. The directory is created 0700. Disk calls run in a worker thread so
+the event loop never blocks on them.
+
+``CacheStore`` is the small seam a shared (e.g. Redis) store would implement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import anyio.to_thread
+import diskcache
+
+T = TypeVar("T")
+
+DEFAULT_TTL = 7 * 24 * 3600.0
+
+
+class CacheStore(Protocol):
+    """What the cache needs from storage: strings in, strings out."""
+
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str, ttl: float | None) -> None: ...
+    def delete(self, key: str) -> bool: ...
+    def items(self) -> Iterator[tuple[str, str]]: ...
+    def volume(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it readable by the user only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+class DiskCacheStore:
+    def __init__(self, directory: Path) -> None:
+        private_dir(directory)
+        # Strings are stored raw by diskcache's Disk; nothing here pickles.
+        self._cache = diskcache.Cache(str(directory), eviction_policy="least-recently-stored", size_limit=2**30)
+
+    def get(self, key: str) -> str | None:
+        value = self._cache.get(key)
+        return value if isinstance(value, str) else None
+
+    def set(self, key: str, value: str, ttl: float | None) -> None:
+        self._cache.set(key, value, expire=ttl)
+
+    def delete(self, key: str) -> bool:
+        return bool(self._cache.delete(key))
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        for key in list(self._cache.iterkeys()):
+            value = self._cache.get(key)
+            if isinstance(key, str) and isinstance(value, str):
+                yield key, value
+
+    def volume(self) -> int:
+        return int(self._cache.volume())
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def vacuum(self) -> None:
+        """Rewrite the database so erased values leave no trace in free pages."""
+        self._cache.expire()
+        self._cache._sql("VACUUM")  # pyright: ignore[reportPrivateUsage]
+
+
+def canonical(value: Any) -> str:
+    """Stable JSON for hashing: sorted keys, no whitespace, strings stripped."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def account_id(api_key: str | None) -> str:
+    """A short, non-reversible id for the account that owns a key."""
+    if not api_key:
+        return "anon"
+    return hashlib.sha256(b"enrich-mcp:" + api_key.encode()).hexdigest()[:16]
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A cache answer: the value and whether it came from the cache."""
+
+    value: Any
+    hit: bool
+    age_seconds: float = 0.0
+
+
+class ResultCache:
+    def __init__(self, store: CacheStore, ttls: dict[str, float] | None = None, default_ttl: float = DEFAULT_TTL):
+        self.store = store
+        self.ttls = dict(ttls or {})
+        self.default_ttl = default_ttl
+        self.stats = CacheStats()
+
+    def key(self, vendor: str, operation: str, request: Any, account: str) -> str:
+        digest = hashlib.sha256(f"{account}\n{canonical(request)}".encode()).hexdigest()
+        return f"{vendor}:{operation}:{digest}"
+
+    def ttl(self, vendor: str, operation: str, default: float | None = None) -> float:
+        return self.ttls.get(f"{vendor}.{operation}", default if default is not None else self.default_ttl)
+
+    async def get(self, vendor: str, operation: str, request: Any, account: str) -> Cached | None:
+        key = self.key(vendor, operation, request, account)
+        raw = await anyio.to_thread.run_sync(self.store.get, key)
+        if raw is None:
+            self.stats.misses += 1
+            return None
+        entry = json.loads(raw)
+        self.stats.hits += 1
+        return Cached(entry["value"], True, max(0.0, time.time() - entry.get("at", time.time())))
+
+    async def set(
+        self, vendor: str, operation: str, request: Any, account: str, value: Any, *, ttl: float | None = None
+    ) -> None:
+        key = self.key(vendor, operation, request, account)
+        entry = {"vendor": vendor, "operation": operation, "request": request, "value": value, "at": time.time()}
+        raw = json.dumps(entry, ensure_ascii=False, default=str)
+        await anyio.to_thread.run_sync(self.store.set, key, raw, self.ttl(vendor, operation, ttl))
+        self.stats.writes += 1
+
+    async def get_or_fetch(
+        self,
+        vendor: str,
+        operation: str,
+        request: Any,
+        account: str,
+        fetch: Callable[[], Awaitable[T]],
+        *,
+        fresh: bool = False,
+        ttl: float | None = None,
+        cache_if: Callable[[T], bool] | None = None,
+    ) -> Cached:
+        """The cached value, or ``fetch()``'s (stored unless ``cache_if`` says no). ``fresh`` skips the read."""
+        if not fresh and (cached := await self.get(vendor, operation, request, account)) is not None:
+            return cached
+        value = await fetch()
+        if cache_if is None or cache_if(value):
+            await self.set(vendor, operation, request, account, value, ttl=ttl)
+        return Cached(value, False)
+
+    async def forget(self, needles: list[str]) -> int:
+        """Delete every entry whose request or value mentions any needle (case-insensitive)."""
+        lowered = [n.lower() for n in needles if n]
+
+        def scan() -> int:
+            doomed = [k for k, raw in self.store.items() if any(n in raw.lower() for n in lowered)]
+            for key in doomed:
+                self.store.delete(key)
+            vacuum = getattr(self.store, "vacuum", None)
+            if doomed and callable(vacuum):
+                vacuum()
+            return len(doomed)
+
+        return await anyio.to_thread.run_sync(scan)
+
+    async def summary(self) -> dict[str, Any]:
+        def count() -> tuple[int, int, dict[str, int]]:
+            per_vendor: dict[str, int] = {}
+            entries = 0
+            for key, _ in self.store.items():
+                entries += 1
+                vendor = key.split(":", 1)[0]
+                per_vendor[vendor] = per_vendor.get(vendor, 0) + 1
+            return entries, self.store.volume(), per_vendor
+
+        entries, size, per_vendor = await anyio.to_thread.run_sync(count)
+        lookups = self.stats.hits + self.stats.misses
+        return {
+            "entries": entries,
+            "size_bytes": size,
+            "entries_by_vendor": per_vendor,
+            "hits": self.stats.hits,
+            "misses": self.stats.misses,
+            "hit_rate": round(self.stats.hits / lookups, 4) if lookups else None,
+        }
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,246 @@
+"""Core tools, always on: jobs, results and exports, cache, spend, erasure.
+
+The cross-vendor waterfall (``enrich_person``) lives in ``waterfall.py`` and the
+free local checks in ``local/``; both are registered from here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import anyio.to_thread
+from pydantic import BaseModel, Field
+
+from enrich_mcp.errors import InputError
+from enrich_mcp.jobs import JobInfo, JobStatus
+from enrich_mcp.tooling import Toolset
+
+if TYPE_CHECKING:
+    from enrich_mcp.server import Runtime
+
+JobId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="A job id")]
+
+
+class JobList(BaseModel):
+    jobs: list[JobInfo]
+    count: int
+
+
+class CancelResult(BaseModel):
+    job: JobInfo
+    cancelled_at_vendor: bool = Field(description="True when the vendor was told to stop too")
+
+
+class ResultsPage(BaseModel):
+    job: JobInfo
+    offset: int
+    limit: int
+    rows: list[dict[str, Any]]
+    next_offset: int | None = Field(description="Pass as offset for the next page; null at the end")
+
+
+class ExportResult(BaseModel):
+    path: str
+    format: Literal["csv", "jsonl"]
+    rows: int
+    bytes: int
+
+
+class CacheStats(BaseModel):
+    entries: int
+    size_bytes: int
+    entries_by_vendor: dict[str, int]
+    hits: int
+    misses: int
+    hit_rate: float | None = Field(description="Hits / lookups since this server started")
+
+
+class SpendReport(BaseModel):
+    spent_usd: float
+    reserved_usd: float = Field(description="Estimated cost of calls and jobs still in flight")
+    budget_usd: float | None
+    remaining_usd: float | None
+    confirm_above_usd: float | None
+    by_vendor: dict[str, float]
+    by_tool: dict[str, float]
+    by_day: dict[str, float]
+    calls: int
+    calls_without_known_price: int
+
+
+class ForgetResult(BaseModel):
+    identifiers: list[str]
+    cache_entries_removed: int
+    job_records_scrubbed: int
+    export_files_removed: int
+    ledger_rows_scrubbed: int
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """Stop spreadsheet apps from running a cell as a formula (CSV injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_file_name(name: str) -> str:
+    """A file name that cannot leave the exports directory."""
+    stem = _SAFE_NAME.sub("_", Path(name).name).strip("._") or "export"
+    return stem[:80]
+
+
+def _flatten(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v for k, v in row.items()}
+
+
+def register_core(tools: Toolset, runtime: Runtime) -> None:
+    jobs = runtime.jobs
+
+    @tools.tool(title="List jobs", read_only=True, idempotent=True, open_world=False)
+    async def list_jobs(
+        status: JobStatus | None = None,
+        vendor: str | None = None,
+        limit: Annotated[int, Field(ge=1, le=500)] = 50,
+    ) -> JobList:
+        """List background jobs (newest first), optionally by status or vendor. Free."""
+        found = await jobs.list(status=status, vendor=vendor, limit=limit)
+        return JobList(jobs=[JobInfo.of(j) for j in found], count=len(found))
+
+    @tools.tool(title="Get job", read_only=True, idempotent=True, open_world=False)
+    async def get_job(job_id: JobId) -> JobInfo:
+        """Status, progress and summary of one job. Free; the server polls the vendor in the background."""
+        return JobInfo.of(await jobs.get(job_id))
+
+    @tools.tool(title="Cancel job", read_only=False, destructive=True, idempotent=True)
+    async def cancel_job(job_id: JobId) -> CancelResult:
+        """Stop a job here and, where the vendor supports it, at the vendor. Finished jobs are left as they are."""
+        job, at_vendor = await jobs.cancel(job_id)
+        return CancelResult(job=JobInfo.of(await jobs.get(job.id)), cancelled_at_vendor=at_vendor)
+
+    @tools.tool(title="Get job results", read_only=True, idempotent=True, open_world=False)
+    async def get_job_results(
+        job_id: JobId,
+        offset: Annotated[int, Field(ge=0)] = 0,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 100,
+        fields: Annotated[
+            list[str] | None, Field(max_length=100, description="Only these columns (keeps answers small)")
+        ] = None,
+    ) -> ResultsPage:
+        """Page through a job's result rows. Use `fields` to return only the columns you need. Free."""
+        job, rows = await jobs.results(job_id, offset=offset, limit=limit, fields=fields)
+        end = offset + len(rows)
+        return ResultsPage(
+            job=JobInfo.of(job),
+            offset=offset,
+            limit=limit,
+            rows=rows,
+            next_offset=end if end < job.result_count else None,
+        )
+
+    @tools.tool(title="Export job results", read_only=False, idempotent=False, open_world=False)
+    async def export_job_results(
+        job_id: JobId,
+        format: Literal["csv", "jsonl"] = "csv",
+        file_name: Annotated[str | None, Field(max_length=120, description="Base name; made safe")] = None,
+        fields: Annotated[list[str] | None, Field(max_length=200)] = None,
+    ) -> ExportResult:
+        """Write all of a job's results to a CSV or JSONL file under the data directory's exports/. Free.
+
+        Files are never overwritten; CSV cells that a spreadsheet would run as a formula are neutralised.
+        """
+        job = await jobs.get(job_id)
+        if job.result_count == 0:
+            raise InputError(f"Job {job_id} has no result rows to export (status {job.status}).")
+        base = safe_file_name(file_name or f"{job.kind.replace('.', '-')}-{job.id}")
+        base = base.removesuffix(f".{format}")
+        directory = runtime.exports_dir
+
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            _, page = await jobs.results(job_id, offset=offset, limit=5000, fields=fields)
+            rows.extend(page)
+            offset += len(page)
+            if len(page) < 5000:
+                break
+
+        def write() -> Path:
+            for n in range(1000):
+                path = directory / (f"{base}.{format}" if n == 0 else f"{base}-{n}.{format}")
+                try:
+                    handle = path.open("x", encoding="utf-8", newline="")
+                except FileExistsError:
+                    continue
+                with handle:
+                    if format == "jsonl":
+                        for row in rows:
+                            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                    else:
+                        columns = list(dict.fromkeys(k for row in rows for k in row))
+                        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+                        writer.writeheader()
+                        for row in rows:
+                            writer.writerow({k: neutralise_cell(v) for k, v in _flatten(row).items()})
+                path.chmod(0o600)
+                return path
+            raise InputError(f"Too many exports named {base!r}; choose another file_name.")
+
+        path = await anyio.to_thread.run_sync(write)
+        return ExportResult(path=str(path), format=format, rows=len(rows), bytes=path.stat().st_size)
+
+    @tools.tool(title="Cache statistics", read_only=True, idempotent=True, open_world=False)
+    async def cache_stats() -> CacheStats:
+        """Entries, size and hit rate of the on-disk result cache. Free."""
+        return CacheStats.model_validate(await runtime.cache.summary())
+
+    @tools.tool(title="Spend report", read_only=True, idempotent=True, open_world=False)
+    async def spend_report() -> SpendReport:
+        """Money spent at the vendors by vendor, tool and day, what is reserved, and what is left of the budget."""
+        return SpendReport.model_validate(await runtime.budget.report())
+
+    @tools.tool(title="Forget a person", read_only=False, destructive=True, idempotent=True, open_world=False)
+    async def forget_person(
+        identifiers: Annotated[
+            list[Annotated[str, Field(min_length=3, max_length=320)]],
+            Field(min_length=1, max_length=20, description="Emails, phone numbers or vendor ids of the person"),
+        ],
+    ) -> ForgetResult:
+        """Erase a person (by email, phone or vendor id) from the cache, job results, exports and the ledger.
+
+        Afterwards the identifiers appear in no file under the data directory. Does not touch vendor systems.
+        """
+        needles = sorted({i.strip() for i in identifiers if i.strip()}, key=str.lower)
+        cache_removed = await runtime.cache.forget(needles)
+        jobs_scrubbed = await runtime.jobs.store.forget(needles)
+        ledger_scrubbed = await runtime.budget.ledger.forget(needles)
+        lowered = [n.lower() for n in needles]
+
+        def scrub_exports() -> int:
+            removed = 0
+            directory = runtime.home / "exports"
+            if not directory.is_dir():
+                return 0
+            for path in directory.iterdir():
+                if path.is_file():
+                    text = path.read_text(encoding="utf-8", errors="ignore").lower()
+                    if any(n in text for n in lowered):
+                        path.unlink()
+                        removed += 1
+            return removed
+
+        exports_removed = await anyio.to_thread.run_sync(scrub_exports)
+        return ForgetResult(
+            identifiers=needles,
+            cache_entries_removed=cache_removed,
+            job_records_scrubbed=jobs_scrubbed,
+            export_files_removed=exports_removed,
+            ledger_rows_scrubbed=ledger_scrubbed,
+        )

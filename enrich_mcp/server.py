@@ -1,0 +1,370 @@
+"""``build_server(settings)``: the one place where enrich-mcp is assembled.
+
+Nothing is built at import time. Each call makes a fresh server with its own
+cache, ledgers, vendor clients and (in sandbox mode) fake vendors, so tests
+build as many as they like.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.prompts.base import Prompt
+from mcp.shared.subscriptions import ResourceUpdated
+
+from enrich_mcp import __version__
+from enrich_mcp.budget import Budget, SpendLedger
+from enrich_mcp.cache import DiskCacheStore, ResultCache, account_id, private_dir
+from enrich_mcp.http import RateLimiter, RetryPolicy, VendorHTTP
+from enrich_mcp.jobs import Job, JobManager, SqliteJobStore, job_uri
+from enrich_mcp.sandbox import SandboxApp, load_sandbox
+from enrich_mcp.settings import Settings
+from enrich_mcp.tooling import Toolset
+from enrich_mcp.vendors import VendorServices, VendorSpec, discover_vendors
+
+logger = logging.getLogger(__name__)
+
+CORE = "core"
+SANDBOX_KEY = "sandbox-key-not-secret"
+
+INSTRUCTIONS = """\
+enrich-mcp gives you B2B lead-enrichment tools over several data vendors, plus free local checks.
+- Start with the free tools: clean_leads, validate_emails. Use enrich_person for "find this person's
+  email/phone": it tries the cache and the cheapest configured vendor first and stops at a verified answer.
+- Vendor tools (<vendor>_*) cost credits; their descriptions give the price. spend_report shows spend and budget.
+- Long work returns a job handle when it takes longer than wait_seconds: poll get_job or read the
+  enrich://jobs/{job_id} resource, then page results with get_job_results (use `fields` to keep answers small).
+"""
+
+
+@dataclass
+class VendorStatus:
+    name: str
+    title: str
+    enabled: bool
+    reason: str
+    base_url: str | None = None
+    rate: str | None = None
+    tools: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Runtime:
+    """The services behind one server; tests reach sandboxes and ledgers through it."""
+
+    settings: Settings
+    cache: ResultCache
+    budget: Budget
+    jobs: JobManager
+    vendors: dict[str, VendorServices] = field(default_factory=dict)
+    sandboxes: dict[str, SandboxApp] = field(default_factory=dict)
+    status: dict[str, VendorStatus] = field(default_factory=dict)
+    subscribers: dict[str, weakref.WeakSet[Any]] = field(default_factory=dict)
+    _poller_users: int = 0
+    _poller_scope: anyio.CancelScope | None = None
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    @property
+    def exports_dir(self) -> Path:
+        return private_dir(self.home / "exports")
+
+    async def aclose(self) -> None:
+        for services in self.vendors.values():
+            await services.http.aclose()
+
+    def close(self) -> None:
+        self.cache.close()
+        self.jobs.store.close()
+        self.budget.ledger.close()
+
+
+class EnrichServer(MCPServer[Any]):
+    runtime: Runtime
+
+
+def _resolve_base_url(spec: VendorSpec, settings: Settings) -> str | None:
+    configured = settings.vendor(spec.name).base_url
+    if configured:
+        return configured
+    if settings.sandbox:
+        return spec.default_base_url or spec.sandbox_base_url
+    return spec.default_base_url
+
+
+def _vendor_status(spec: VendorSpec, settings: Settings, selected: set[str] | None) -> VendorStatus:
+    config = settings.vendor(spec.name)
+    base_url = _resolve_base_url(spec, settings)
+    status = VendorStatus(spec.name, spec.title, False, "", base_url)
+    if selected is not None and spec.name not in selected:
+        status.reason = "not in ENRICH_MCP_TOOLSETS"
+    elif not settings.sandbox and config.api_key is None:
+        status.reason = f"hidden: set {spec.env_prefix}_API_KEY to enable it"
+    elif base_url is None:
+        status.reason = f"hidden: {spec.title} is self-hosted; set {spec.env_prefix}_BASE_URL (ending in /api/v1)"
+    else:
+        status.enabled = True
+        status.reason = "sandbox" if settings.sandbox else "configured"
+    return status
+
+
+def _build_runtime(settings: Settings) -> Runtime:
+    home = private_dir(settings.home)
+    prices: dict[str, float] = {}
+    for spec in discover_vendors():
+        prices.update({f"{spec.name}.{op}": usd for op, usd in spec.prices.items()})
+    prices.update(settings.prices)
+    ledger = SpendLedger(home / "spend.sqlite3")
+    return Runtime(
+        settings=settings,
+        cache=ResultCache(DiskCacheStore(home / "cache"), ttls=settings.cache_ttls),
+        budget=Budget(ledger, prices, settings.budget_usd, settings.confirm_above_usd),
+        jobs=JobManager(
+            SqliteJobStore(home / "jobs.sqlite3"), ledger, poll_interval_override=settings.poll_interval_seconds
+        ),
+    )
+
+
+def build_server(
+    settings: Settings,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> EnrichServer:
+    """Assemble a server. ``transports`` overrides a vendor's HTTP transport (tests)."""
+    runtime = _build_runtime(settings)
+    selected = set(settings.toolsets) if settings.toolsets else None
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[Runtime]:
+        async with anyio.create_task_group() as tg:
+            runtime._poller_users += 1
+            if runtime._poller_users == 1:
+                runtime._poller_scope = anyio.CancelScope()
+
+                async def poll() -> None:
+                    assert runtime._poller_scope is not None
+                    with runtime._poller_scope:
+                        await runtime.jobs.run()
+
+                tg.start_soon(poll)
+            try:
+                yield runtime
+            finally:
+                runtime._poller_users -= 1
+                if runtime._poller_users == 0:
+                    if runtime._poller_scope is not None:
+                        runtime._poller_scope.cancel()
+                    await runtime.aclose()
+                tg.cancel_scope.cancel()
+
+    server = EnrichServer(
+        "enrich-mcp",
+        title="enrich-mcp",
+        description="Lead enrichment across B2B data vendors: typed, cached, budget-aware.",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+        log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+    )
+    server.runtime = runtime
+
+    for spec in discover_vendors():
+        status = _vendor_status(spec, settings, selected)
+        runtime.status[spec.name] = status
+        if not status.enabled:
+            continue
+        config = settings.vendor(spec.name)
+        key = config.api_key.get_secret_value() if config.api_key else SANDBOX_KEY
+        transport = (transports or {}).get(spec.name)
+        if transport is None and settings.sandbox:
+            sandbox = load_sandbox(spec.name)
+            runtime.sandboxes[spec.name] = sandbox
+            transport = sandbox.transport()
+        rate = spec.rate
+        if config.rate_limit:
+            from enrich_mcp.http import Rate
+
+            rate = Rate.parse(config.rate_limit)
+        status.rate = str(rate) if rate else None
+        assert status.base_url is not None
+        http = VendorHTTP(
+            vendor=spec.name,
+            base_url=status.base_url,
+            auth=spec.auth,
+            api_key=key,
+            transport=transport,
+            limiter=RateLimiter(rate),
+            retry=RetryPolicy(
+                max_retries=settings.http_max_retries,
+                base_delay=settings.retry_base_delay_seconds,
+                max_delay=settings.retry_max_delay_seconds,
+                retry_after_cap=settings.retry_after_cap_seconds,
+            ),
+            timeout=settings.http_timeout_seconds,
+        )
+        services = VendorServices(
+            spec=spec,
+            http=http,
+            account=account_id(key),
+            settings=settings,
+            cache=runtime.cache,
+            budget=runtime.budget,
+            jobs=runtime.jobs,
+        )
+        runtime.vendors[spec.name] = services
+        toolset = Toolset(spec.name, server, settings.read_only)
+        spec.register(toolset, services)
+        status.tools = toolset.registered
+
+    from enrich_mcp.core import register_core
+
+    register_core(Toolset(CORE, server, settings.read_only), runtime)
+    _register_resources(server, runtime)
+    _register_prompts(server)
+    _register_subscriptions(server, runtime)
+    _log_start(runtime)
+    return server
+
+
+def _log_start(runtime: Runtime) -> None:
+    for status in runtime.status.values():
+        if status.enabled:
+            logger.info("toolset %s: %d tools (%s)", status.name, len(status.tools), status.reason)
+        else:
+            logger.warning("toolset %s %s", status.name, status.reason)
+
+
+def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
+    from enrich_mcp.jobs import JobInfo
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+    @server.resource("enrich://jobs", name="jobs", mime_type="application/json", description="Recent jobs")
+    async def jobs_resource() -> str:
+        jobs = await runtime.jobs.list(limit=200)
+        return dump([JobInfo.of(j).model_dump() for j in jobs])
+
+    @server.resource("enrich://jobs/{job_id}", name="job", mime_type="application/json", description="One job")
+    async def job_resource(job_id: str) -> str:
+        return dump(JobInfo.of(await _job_or_404(runtime, job_id)).model_dump())
+
+    @server.resource(
+        "enrich://jobs/{job_id}/results",
+        name="job_results",
+        mime_type="application/json",
+        description="The first 1,000 result rows of a job (page further with get_job_results)",
+    )
+    async def job_results_resource(job_id: str) -> str:
+        job = await _job_or_404(runtime, job_id)
+        rows = await runtime.jobs.store.results(job.id, 0, 1000)
+        return dump({"job_id": job.id, "status": job.status, "result_count": job.result_count, "rows": rows})
+
+    @server.resource(
+        "enrich://vendors", name="vendors", mime_type="application/json", description="Vendors, limits and health"
+    )
+    async def vendors_resource() -> str:
+        out = []
+        for status in runtime.status.values():
+            services = runtime.vendors.get(status.name)
+            log = services.http.log if services else None
+            out.append(
+                {
+                    "vendor": status.name,
+                    "title": status.title,
+                    "enabled": status.enabled,
+                    "status": status.reason,
+                    "base_url": status.base_url,
+                    "rate_limit": status.rate,
+                    "tools": status.tools,
+                    "requests": log.requests if log else 0,
+                    "retries": log.retries if log else 0,
+                    "last_error": log.last_error if log else None,
+                    "last_error_at": log.last_error_at if log else None,
+                }
+            )
+        return dump(out)
+
+    @server.resource("enrich://spend", name="spend", mime_type="application/json", description="Spend and budget")
+    async def spend_resource() -> str:
+        return dump(await runtime.budget.report())
+
+    async def notify(job: Job) -> None:
+        uris = [job_uri(job.id), job_uri(job.id) + "/results", "enrich://jobs"]
+        bus = server._subscriptions  # pyright: ignore[reportPrivateUsage]
+        for uri in uris:
+            await bus.publish(ResourceUpdated(uri=uri))
+            for connection in list(runtime.subscribers.get(uri, ())):
+                try:
+                    await connection.send_resource_updated(uri)
+                except Exception:
+                    logger.debug("dropping a subscriber of %s", uri, exc_info=True)
+                    runtime.subscribers[uri].discard(connection)
+
+    runtime.jobs.listeners.append(notify)
+
+
+async def _job_or_404(runtime: Runtime, job_id: str) -> Job:
+    from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+
+    job = await runtime.jobs.store.get(job_id)
+    if job is None:
+        raise ResourceNotFoundError(f"No job {job_id!r}")
+    return job
+
+
+def _register_subscriptions(server: EnrichServer, runtime: Runtime) -> None:
+    """``resources/subscribe`` for 2025-era clients (2026-era clients use ``subscriptions/listen``)."""
+    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+
+    async def subscribe(ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams) -> types.EmptyResult:
+        # The connection outlives this request's session wrapper; hold it weakly so a
+        # client that goes away is forgotten without an unsubscribe.
+        connection = ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+        runtime.subscribers.setdefault(str(params.uri), weakref.WeakSet()).add(connection)
+        return types.EmptyResult()
+
+    async def unsubscribe(
+        ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        runtime.subscribers.get(str(params.uri), weakref.WeakSet()).discard(
+            ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+        )
+        return types.EmptyResult()
+
+    lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
+
+
+def prompts_dir() -> Path:
+    packaged = Path(__file__).parent / "_prompts"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "prompts"
+
+
+def _register_prompts(server: EnrichServer) -> None:
+    directory = prompts_dir()
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        title, _, body = text.partition("\n")
+        description = title.lstrip("# ").strip()
+
+        def render(_text: str = body.strip()) -> str:
+            return _text
+
+        server.add_prompt(Prompt.from_function(render, name=path.stem, title=description, description=description))

@@ -1,0 +1,101 @@
+"""Configuration, read once from the environment (see DESIGN.md for the contract).
+
+``Settings.from_env()`` is what the CLI uses. Tests build ``Settings(...)``
+directly with explicit values; nothing reads the environment behind their back
+except the ``ENRICH_MCP_*`` fields of this model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class VendorConfig(BaseModel):
+    """One vendor's credentials and overrides (``<PREFIX>_API_KEY``, ``<PREFIX>_BASE_URL``, ``<PREFIX>_RATE_LIMIT``)."""
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    rate_limit: str | None = Field(default=None, description='Client-side limit override such as "5000/hour".')
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip().lower() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENRICH_MCP_", extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("enrich-mcp", appauthor=False)))
+    sandbox: bool = False
+    toolsets: Annotated[list[str] | None, NoDecode] = None
+    read_only: bool = False
+    budget_usd: float | None = Field(default=None, ge=0)
+    confirm_above_usd: float | None = Field(default=None, ge=0)
+    http_token: SecretStr | None = None
+
+    prices: dict[str, float] = Field(
+        default_factory=dict,
+        description='Price overrides in USD per unit, e.g. {"lance.enrich.emails": 0.1}. Keys are "<vendor>.<operation>".',
+    )
+    cache_ttls: dict[str, float] = Field(default_factory=dict, description='TTL overrides in seconds by "<vendor>.<operation>".')
+
+    vendors: dict[str, VendorConfig] = Field(default_factory=dict)
+
+    # Timing knobs: production defaults; tests shrink them instead of sleeping.
+    default_wait_seconds: float = Field(default=20.0, ge=0)
+    poll_interval_seconds: float | None = Field(
+        default=None, gt=0, description="Override every vendor's advised poll interval (tests, demos)."
+    )
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_max_retries: int = Field(default=4, ge=0)
+    retry_base_delay_seconds: float = Field(default=0.5, ge=0)
+    retry_max_delay_seconds: float = Field(default=20.0, ge=0)
+    retry_after_cap_seconds: float = Field(default=60.0, ge=0)
+    log_level: str = "INFO"
+
+    @field_validator("toolsets", mode="before")
+    @classmethod
+    def _parse_toolsets(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``ENRICH_MCP_*`` plus every known vendor's ``<PREFIX>_*`` variables."""
+        from enrich_mcp.vendors import discover_vendors
+
+        env = os.environ if environ is None else environ
+        vendors: dict[str, VendorConfig] = {}
+        for spec in discover_vendors():
+            config = VendorConfig(
+                api_key=SecretStr(key) if (key := env.get(f"{spec.env_prefix}_API_KEY", "").strip()) else None,
+                base_url=env.get(f"{spec.env_prefix}_BASE_URL", "").strip() or None,
+                rate_limit=env.get(f"{spec.env_prefix}_RATE_LIMIT", "").strip() or None,
+            )
+            vendors[spec.name] = config
+        if environ is None:
+            return cls(vendors=vendors)
+        overrides = {
+            key.removeprefix("ENRICH_MCP_").lower(): value
+            for key, value in env.items()
+            if key.startswith("ENRICH_MCP_") and key.removeprefix("ENRICH_MCP_").lower() in cls.model_fields
+        }
+        return cls.model_validate({**overrides, "vendors": vendors})
+
+    def vendor(self, name: str) -> VendorConfig:
+        return self.vendors.get(name) or VendorConfig()
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for redaction."""
+        values = [c.api_key.get_secret_value() for c in self.vendors.values() if c.api_key]
+        if self.http_token:
+            values.append(self.http_token.get_secret_value())
+        return values

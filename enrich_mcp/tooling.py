@@ -1,0 +1,207 @@
+"""The thin layer between MCP and the services: tool registration, errors, spending, jobs.
+
+Tools are plain typed async functions registered through :class:`Toolset`,
+which sets all four annotation hints, applies read-only mode (on the tool's own
+``read_only_hint``) and turns every :class:`~enrich_mcp.errors.EnrichError` into
+a tool error whose text a person can act on.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from enrich_mcp.budget import Budget, Charge, Confirm
+from enrich_mcp.cache import Cached
+from enrich_mcp.errors import EnrichError, InputError
+from enrich_mcp.jobs import JobManager, JobResult
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Report :class:`EnrichError` as a tool error (``is_error``) with its message and hint."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except EnrichError as exc:
+            raise ToolError(str(exc)) from exc
+
+    return wrapper
+
+
+@dataclass
+class Toolset:
+    """Registers one toolset's tools on the server, honouring read-only mode."""
+
+    name: str
+    server: MCPServer[Any]
+    read_only_mode: bool = False
+    registered: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def tool(
+        self,
+        *,
+        title: str,
+        read_only: bool,
+        destructive: bool = False,
+        idempotent: bool,
+        open_world: bool = True,
+    ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+        def decorator(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+            if self.read_only_mode and not read_only:
+                self.skipped.append(fn.__name__)
+                return fn
+            self.server.add_tool(
+                tool_errors(fn),
+                name=fn.__name__,
+                title=title,
+                annotations=ToolAnnotations(
+                    title=title,
+                    read_only_hint=read_only,
+                    destructive_hint=destructive and not read_only,
+                    idempotent_hint=idempotent,
+                    open_world_hint=open_world,
+                ),
+                structured_output=True,
+            )
+            self.registered.append(fn.__name__)
+            return fn
+
+        return decorator
+
+
+class SpendApproval(BaseModel):
+    """The elicitation form for approving a spend."""
+
+    approve: bool = Field(description="Approve this spend?")
+
+
+def confirmer(ctx: Context[Any, Any] | None) -> Confirm | None:
+    """An elicitation-backed approval callback, or ``None`` when the client cannot be asked."""
+    if ctx is None:
+        return None
+    try:
+        caps = ctx.client_capabilities
+        can_ask = caps is not None and caps.elicitation is not None and ctx.session.can_send_request
+    except (ValueError, AttributeError):
+        return None
+    if not can_ask:
+        return None
+
+    async def ask(question: str) -> bool:
+        result = await ctx.elicit(question, SpendApproval)
+        return result.action == "accept" and bool(result.data.approve)
+
+    return ask
+
+
+def progress_reporter(ctx: Context[Any, Any] | None) -> Callable[[float, float | None, str | None], Awaitable[None]]:
+    async def report(progress: float, total: float | None, message: str | None) -> None:
+        if ctx is None:
+            return
+        try:
+            await ctx.report_progress(progress, total, message)
+        except Exception:  # progress is best effort; never fail the call over it
+            logger.debug("progress notification failed", exc_info=True)
+
+    return report
+
+
+async def authorize(
+    budget: Budget,
+    ctx: Context[Any, Any] | None,
+    *,
+    vendor: str,
+    tool: str,
+    operation: str,
+    units: float = 1,
+    subject: str | None = None,
+    confirm: bool = False,
+) -> Charge:
+    """Reserve the estimated cost (cap, approval) before a credit-spending call."""
+    return await budget.authorize(
+        vendor=vendor,
+        tool=tool,
+        operation=operation,
+        units=units,
+        subject=subject,
+        confirmed=confirm,
+        confirm=confirmer(ctx),
+    )
+
+
+async def paid_call(
+    budget: Budget,
+    ctx: Context[Any, Any] | None,
+    call: Callable[[], Awaitable[R]],
+    *,
+    vendor: str,
+    tool: str,
+    operation: str,
+    units: float = 1,
+    subject: str | None = None,
+    confirm: bool = False,
+    actual_usd: Callable[[R], float | None] | None = None,
+) -> R:
+    """Run one synchronous credit-spending call under the budget: errors spend nothing."""
+    async with budget.spend(
+        vendor=vendor,
+        tool=tool,
+        operation=operation,
+        units=units,
+        subject=subject,
+        confirmed=confirm,
+        confirm=confirmer(ctx),
+    ) as charge:
+        result = await call()
+        await charge.settle(actual_usd(result) if actual_usd else None)
+    return result
+
+
+async def run_job(
+    jobs: JobManager,
+    ctx: Context[Any, Any] | None,
+    *,
+    vendor: str,
+    kind: str,
+    tool: str,
+    request: Mapping[str, Any],
+    wait_seconds: float,
+    charge: Charge | None = None,
+    total: float | None = None,
+) -> JobResult:
+    """Start a job, wait up to ``wait_seconds`` (reporting progress), return the result or a handle."""
+    try:
+        job = await jobs.start(vendor=vendor, kind=kind, tool=tool, request=request, charge=charge, total=total)
+    except BaseException:
+        if charge is not None:
+            await charge.void()
+        raise
+    job = await jobs.wait(job.id, wait_seconds, progress_reporter(ctx))
+    return await jobs.outcome(job)
+
+
+def cache_note(cached: Cached) -> dict[str, Any]:
+    """The ``cache`` field tools add to their answer."""
+    return {"hit": cached.hit, "age_seconds": round(cached.age_seconds, 1)}
+
+
+def require(condition: bool, message: str) -> None:
+    """Reject impossible input before any vendor call."""
+    if not condition:
+        raise InputError(message)

@@ -1,0 +1,58 @@
+"""What a vendor folder provides (:class:`VendorSpec`) and what it is given (:class:`VendorServices`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from enrich_mcp.http import Auth, Rate, VendorHTTP
+
+if TYPE_CHECKING:
+    from enrich_mcp.budget import Budget
+    from enrich_mcp.cache import ResultCache
+    from enrich_mcp.jobs import JobManager
+    from enrich_mcp.settings import Settings
+    from enrich_mcp.tooling import Toolset
+
+
+@dataclass(frozen=True)
+class VendorSpec:
+    """A vendor's identity, wire conventions and tool registration."""
+
+    name: str
+    """Toolset name and tool-name prefix, e.g. ``"sixtyfour"``."""
+    title: str
+    env_prefix: str
+    """``<PREFIX>_API_KEY`` / ``_BASE_URL`` / ``_RATE_LIMIT``."""
+    default_base_url: str | None
+    """``None`` when the vendor is self-hosted and the base URL is required."""
+    auth: Auth
+    rate: Rate | None
+    """The documented rate, kept client-side (overridable with ``<PREFIX>_RATE_LIMIT``)."""
+    register: Callable[[Toolset, VendorServices], None]
+    """Adds the vendor's tools (and job handlers) to a toolset."""
+    prices: Mapping[str, float] = field(default_factory=dict)
+    """Default USD price per unit by operation; overridable with ENRICH_MCP_PRICES."""
+    sandbox_base_url: str | None = None
+    """Base URL used in sandbox mode when there is no default (self-hosted vendors)."""
+    docs: str = ""
+
+
+@dataclass
+class VendorServices:
+    """Everything a vendor's tools may use; built once per server."""
+
+    spec: VendorSpec
+    http: VendorHTTP
+    account: str
+    """Hash of the API key: the cache's account dimension."""
+    settings: Settings
+    cache: ResultCache
+    budget: Budget
+    jobs: JobManager
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name

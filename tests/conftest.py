@@ -1,0 +1,74 @@
+"""Shared fixtures: a hermetic environment, settings on a temp data dir, servers on the sandbox."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from enrich_mcp.server import EnrichServer, build_server
+from enrich_mcp.settings import Settings
+
+FAST = {
+    "default_wait_seconds": 5.0,
+    "poll_interval_seconds": 0.01,
+    "http_max_retries": 3,
+    "retry_base_delay_seconds": 0.0,
+    "retry_max_delay_seconds": 0.0,
+    "retry_after_cap_seconds": 0.0,
+}
+
+_VENDOR_VARS = ("SIXTYFOUR", "AUDIENCELAB", "LANCE", "ENRICHABL", "FOURRUNR")
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No developer key or ENRICH_MCP_* variable leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("ENRICH_MCP_") or name.startswith(_VENDOR_VARS):
+            monkeypatch.delenv(name)
+    yield
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def make_settings(home: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        return Settings(home=home, sandbox=True, **{**FAST, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def server(make_settings: Callable[..., Settings]) -> Iterator[EnrichServer]:
+    srv = build_server(make_settings())
+    yield srv
+    srv.runtime.close()
+
+
+@asynccontextmanager
+async def connect(server: EnrichServer, *, mode: str = "legacy", **kwargs: Any) -> AsyncIterator[Client]:
+    """An in-memory MCP client; ``mode`` "legacy" (2025-11-25 handshake) or "2026-07-28" (stateless)."""
+    async with Client(server, mode=mode, **kwargs) as client:
+        yield client
+
+
+@pytest.fixture(params=["legacy", "2026-07-28"])
+def era(request: pytest.FixtureRequest) -> str:
+    """Run a test on both protocol eras."""
+    return request.param
+
+
+@pytest.fixture
+async def client(server: EnrichServer) -> AsyncIterator[Client]:
+    async with connect(server) as c:
+        yield c
