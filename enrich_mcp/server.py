@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from enrich_mcp.budget import Budget, SpendLedger
 from enrich_mcp.cache import DiskCacheStore, ResultCache, account_id, private_dir
 from enrich_mcp.http import RateLimiter, RetryPolicy, VendorHTTP
 from enrich_mcp.jobs import Job, JobManager, SqliteJobStore, job_uri
+from enrich_mcp.local import DnsMxResolver, MxResolver
 from enrich_mcp.sandbox import SandboxApp, load_sandbox
 from enrich_mcp.settings import Settings
 from enrich_mcp.tooling import Toolset
@@ -71,6 +72,8 @@ class Runtime:
     vendors: dict[str, VendorServices] = field(default_factory=dict)
     sandboxes: dict[str, SandboxApp] = field(default_factory=dict)
     status: dict[str, VendorStatus] = field(default_factory=dict)
+    mx_resolver: MxResolver = field(default_factory=lambda: DnsMxResolver(timeout=2.0))
+    """DNS for the local email checks (validate_emails, enrich_person); tests put a stub here."""
     subscribers: dict[str, weakref.WeakSet[Any]] = field(default_factory=dict)
     _poller_users: int = 0
     _poller_scope: anyio.CancelScope | None = None
@@ -355,6 +358,13 @@ def prompts_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "prompts"
 
 
+def _constant(text: str) -> Callable[[], str]:
+    def render() -> str:
+        return text
+
+    return render
+
+
 def _register_prompts(server: EnrichServer) -> None:
     directory = prompts_dir()
     if not directory.is_dir():
@@ -364,7 +374,4 @@ def _register_prompts(server: EnrichServer) -> None:
         title, _, body = text.partition("\n")
         description = title.lstrip("# ").strip()
 
-        def render(_text: str = body.strip()) -> str:
-            return _text
-
-        server.add_prompt(Prompt.from_function(render, name=path.stem, title=description, description=description))
+        server.add_prompt(Prompt.from_function(_constant(body.strip()), name=path.stem, title=description, description=description))
