@@ -196,8 +196,7 @@ class Budget:
                 )
         if self.confirm_above_usd is not None and est.estimated_usd > self.confirm_above_usd and not confirmed:
             question = (
-                f"{tool} will spend about ${est.estimated_usd:.2f} at {vendor} "
-                f"({units:g} x {operation}). Go ahead?"
+                f"{tool} will spend about ${est.estimated_usd:.2f} at {vendor} ({units:g} x {operation}). Go ahead?"
             )
             approved = await confirm(question) if confirm is not None else None
             if approved is None:

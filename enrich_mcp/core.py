@@ -185,10 +185,12 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
                             handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
                     else:
                         columns = list(dict.fromkeys(k for row in rows for k in row))
-                        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-                        writer.writeheader()
+                        writer = csv.writer(handle)
+                        # Column names come from vendor data too, so the header is neutralised like any cell.
+                        writer.writerow([neutralise_cell(c) for c in columns])
                         for row in rows:
-                            writer.writerow({k: neutralise_cell(v) for k, v in _flatten(row).items()})
+                            flat = _flatten(row)
+                            writer.writerow([neutralise_cell(flat.get(c)) for c in columns])
                 path.chmod(0o600)
                 return path
             raise InputError(f"Too many exports named {base!r}; choose another file_name.")

@@ -61,8 +61,16 @@ async def _walkthrough(home: Path) -> None:
 
         await call(
             "clean_leads",
-            {"rows": [{"name": "  ADA LOVELACE ", "email": "ADA@Example.COM", "phone": "(415) 555-0100",
-                       "website": "https://www.example.com/about"}]},
+            {
+                "rows": [
+                    {
+                        "name": "  ADA LOVELACE ",
+                        "email": "ADA@Example.COM",
+                        "phone": "(415) 555-0100",
+                        "website": "https://www.example.com/about",
+                    }
+                ]
+            },
             "Free local cleaning",
         )
         await call(
@@ -92,8 +100,11 @@ async def _walkthrough(home: Path) -> None:
         )
         job_id = (job.get("job") or {}).get("job_id")
         if job_id:
-            await call("get_job_results", {"job_id": job_id, "limit": 3, "fields": ["name", "title", "company"]},
-                       "Page results, only the columns needed")
+            await call(
+                "get_job_results",
+                {"job_id": job_id, "limit": 3, "fields": ["name", "title", "company"]},
+                "Page results, only the columns needed",
+            )
         await call("spend_report", {}, "What it cost")
         await call("cache_stats", {}, "Cache")
 

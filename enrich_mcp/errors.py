@@ -110,7 +110,10 @@ class VendorAuthError(VendorError):
 
 
 class VendorForbidden(VendorError):
-    hint = "The account is not allowed to do this (plan, permission or missing provider key); fix it in the vendor's dashboard."
+    hint = (
+        "The account is not allowed to do this (plan, permission or missing provider key); "
+        "fix it in the vendor's dashboard."
+    )
 
 
 class VendorCreditsError(VendorError):

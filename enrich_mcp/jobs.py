@@ -31,7 +31,7 @@ import math
 import sqlite3
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -85,7 +85,7 @@ class Job(BaseModel):
 
 class JobStore(Protocol):
     async def insert(self, job: Job) -> None: ...
-    async def update(self, job: Job) -> None: ...
+    async def update(self, job: Job, rows: Sequence[Mapping[str, Any]] = ()) -> bool: ...
     async def get(self, job_id: str) -> Job | None: ...
     async def list(self, *, status: str | None = None, vendor: str | None = None, limit: int = 100) -> list[Job]: ...
     async def unfinished(self) -> list[Job]: ...
@@ -113,6 +113,13 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+class _Ended(Exception):
+    """Raised inside an update transaction to roll it back: the job has already ended."""
+
+
+_OPEN = f"status NOT IN ({','.join(repr(s) for s in sorted(TERMINAL))})"
+
+
 class SqliteJobStore:
     def __init__(self, path: Path) -> None:
         self.db = Database(path, _SCHEMA)
@@ -124,10 +131,28 @@ class SqliteJobStore:
     async def insert(self, job: Job) -> None:
         await self.db.arun(lambda c: c.execute("INSERT INTO jobs VALUES (?,?,?,?,?)", self._row(job)))
 
-    async def update(self, job: Job) -> None:
+    async def update(self, job: Job, rows: Sequence[Mapping[str, Any]] = ()) -> bool:
+        """Store the job and append ``rows``, in one transaction, unless the stored job has already ended.
+
+        The first end wins: a poll that was in flight when the job was cancelled (or a
+        handler saving stale state) cannot bring it back. Returns ``False`` when refused.
+        """
         job.updated_at = time.time()
-        data = job.model_dump_json()
-        await self.db.arun(lambda c: c.execute("UPDATE jobs SET status=?, data=? WHERE id=?", (job.status, data, job.id)))
+
+        def q(c: sqlite3.Connection) -> None:
+            if rows:
+                job.result_count = self._append(c, job.id, rows)
+            cur = c.execute(
+                f"UPDATE jobs SET status=?, data=? WHERE id=? AND {_OPEN}", (job.status, job.model_dump_json(), job.id)
+            )
+            if cur.rowcount == 0:
+                raise _Ended  # rolls back the rows too
+
+        try:
+            await self.db.arun(q)
+        except _Ended:
+            return False
+        return True
 
     async def get(self, job_id: str) -> Job | None:
         def q(c: sqlite3.Connection) -> str | None:
@@ -150,20 +175,23 @@ class SqliteJobStore:
     async def unfinished(self) -> list[Job]:
         placeholders = ",".join("?" for _ in TERMINAL)
         rows = await self.db.arun(
-            lambda c: [r[0] for r in c.execute(f"SELECT data FROM jobs WHERE status NOT IN ({placeholders})", tuple(TERMINAL))]
+            lambda c: [
+                r[0] for r in c.execute(f"SELECT data FROM jobs WHERE status NOT IN ({placeholders})", tuple(TERMINAL))
+            ]
         )
         return [Job.model_validate_json(r) for r in rows]
 
-    async def add_results(self, job_id: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        def q(c: sqlite3.Connection) -> int:
-            start = c.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM results WHERE job_id=?", (job_id,)).fetchone()[0]
-            c.executemany(
-                "INSERT INTO results VALUES (?,?,?)",
-                [(job_id, start + i, json.dumps(row, ensure_ascii=False, default=str)) for i, row in enumerate(rows)],
-            )
-            return int(start) + len(rows)
+    @staticmethod
+    def _append(c: sqlite3.Connection, job_id: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        start = c.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM results WHERE job_id=?", (job_id,)).fetchone()[0]
+        c.executemany(
+            "INSERT INTO results VALUES (?,?,?)",
+            [(job_id, start + i, json.dumps(row, ensure_ascii=False, default=str)) for i, row in enumerate(rows)],
+        )
+        return int(start) + len(rows)
 
-        return await self.db.arun(q)
+    async def add_results(self, job_id: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        return await self.db.arun(lambda c: self._append(c, job_id, rows))
 
     async def results(self, job_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
         rows = await self.db.arun(
@@ -193,7 +221,9 @@ class SqliteJobStore:
                     job = Job.model_validate_json(data)
                     job.request = {"erased": True}
                     job.state = {k: v for k, v in job.state.items() if k == "steps"}
-                    job.summary = {k: v for k, v in job.summary.items() if not any(n in str(v).lower() for n in lowered)}
+                    job.summary = {
+                        k: v for k, v in job.summary.items() if not any(n in str(v).lower() for n in lowered)
+                    }
                     c.execute("UPDATE jobs SET data=? WHERE id=?", (job.model_dump_json(), job_id))
                     touched += 1
             return touched
@@ -278,6 +308,10 @@ class JobControl:
         except VendorResponseLost:
             steps[name] = {"status": "unknown", "at": time.time()}
             await self.save()
+            raise
+        except anyio.get_cancelled_exc_class():
+            # Stopped mid-send (server shutdown): the request may be at the vendor. The step
+            # stays "submitting" on disk, so a restart reports the job unknown, never resends.
             raise
         except BaseException as exc:
             # The vendor answered with an error (or we were never able to send): nothing was done.
@@ -405,22 +439,31 @@ class JobManager:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """The poller: resume unfinished jobs, then poll what is due, forever."""
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            await self._resume()
-            task_status.started()
-            while True:
-                now = self._clock()
-                while self._schedule and self._schedule[0][0] <= now:
-                    due_at, job_id = heapq.heappop(self._schedule)
-                    if self._scheduled.get(job_id) != due_at:
-                        continue  # superseded entry
-                    del self._scheduled[job_id]
-                    tg.start_soon(self._poll_one, job_id)
-                wait = self._schedule[0][0] - now if self._schedule else math.inf
-                self._wake = anyio.Event()
-                with anyio.move_on_after(wait):
-                    await self._wake.wait()
+        # A manager can be run again (each server lifespan runs it): start from the ledger, not from memory.
+        self._schedule.clear()
+        self._scheduled.clear()
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                await self._resume()
+                task_status.started()
+                await self._loop(tg)
+        finally:
+            self._tg = None
+
+    async def _loop(self, tg: TaskGroup) -> None:
+        while True:
+            now = self._clock()
+            while self._schedule and self._schedule[0][0] <= now:
+                due_at, job_id = heapq.heappop(self._schedule)
+                if self._scheduled.get(job_id) != due_at:
+                    continue  # superseded entry
+                del self._scheduled[job_id]
+                tg.start_soon(self._poll_one, job_id)
+            wait = self._schedule[0][0] - now if self._schedule else math.inf
+            self._wake = anyio.Event()
+            with anyio.move_on_after(wait):
+                await self._wake.wait()
 
     def _schedule_poll(self, job_id: str, delay: float) -> None:
         due = self._clock() + max(0.0, delay)
@@ -440,7 +483,7 @@ class JobManager:
             else:
                 self._schedule_poll(job.id, 0)
 
-    def _spawn(self, fn: Callable[[str], Awaitable[None]], job_id: str) -> None:
+    def _spawn(self, fn: Callable[[str], Coroutine[Any, Any, None]], job_id: str) -> None:
         if self._tg is None:
             raise RuntimeError("the job poller is not running (server lifespan not entered)")
         self._tg.start_soon(fn, job_id)
@@ -503,11 +546,24 @@ class JobManager:
         if outcome is not None:
             await self._apply(job, handler, outcome)
         else:
-            job.status = "queued" if job.status == "queued" else job.status
             job.message = "Submitted; waiting for the vendor"
-            await self.store.update(job)
-            await self._changed(job)
-            self._schedule_poll(job.id, self.interval(handler))
+            if await self.store.update(job):
+                await self._changed(job)
+                self._schedule_poll(job.id, self.interval(handler))
+            else:
+                await self._cancel_late_submit(job, handler)
+
+    async def _cancel_late_submit(self, job: Job, handler: JobHandler) -> None:
+        """The job was cancelled while its submit was in flight: stop the work that submit started."""
+        stored = await self.store.get(job.id)
+        if stored is None or stored.status != "cancelled" or not (job.vendor_job_id or job.state.get("steps")):
+            return
+        try:
+            told = await handler.cancel(job, JobControl(self, job))
+        except Exception:
+            logger.warning("job %s: cancelling a late submit at the vendor failed", job.id, exc_info=True)
+            return
+        logger.info("job %s: cancelled during submit; vendor told: %s", job.id, told)
 
     async def _poll_one(self, job_id: str) -> None:
         if job_id in self._busy:
@@ -526,8 +582,8 @@ class JobManager:
                 else:  # transient: keep polling
                     logger.warning("job %s: poll failed, will retry: %s", job_id, exc)
                     job.message = f"Last poll failed ({exc.message}); retrying"
-                    await self.store.update(job)
-                    self._schedule_poll(job_id, self.interval(handler) * 2)
+                    if await self.store.update(job):
+                        self._schedule_poll(job_id, self.interval(handler) * 2)
                     return
             except EnrichError as exc:
                 outcome = PollOutcome(status="failed", error=str(exc))
@@ -548,11 +604,9 @@ class JobManager:
             job.progress,
         )
         self._merge(job, outcome)
-        if outcome.rows:
-            job.result_count = await self.store.add_results(job.id, outcome.rows)
-            changed = True
-        await self.store.update(job)
-        if changed:
+        if not await self.store.update(job, outcome.rows or ()):
+            return  # ended meanwhile (cancelled): stop polling it
+        if changed or outcome.rows:
             await self._changed(job)
         self._schedule_poll(job.id, self.interval(handler, outcome.next_poll_in))
 
@@ -572,21 +626,22 @@ class JobManager:
         if outcome.error is not None:
             job.error = outcome.error
 
-    async def _finish(self, job: Job, outcome: PollOutcome) -> None:
+    async def _finish(self, job: Job, outcome: PollOutcome) -> bool:
+        """End the job; ``False`` when it had already ended (the first end wins)."""
         self._merge(job, outcome)
-        if outcome.rows:
-            job.result_count = await self.store.add_results(job.id, outcome.rows)
         job.finished_at = self._clock()
         job.message = outcome.message or {
-            "completed": f"Completed with {job.result_count} result row(s)",
+            "completed": f"Completed with {job.result_count + len(outcome.rows or ())} result row(s)",
             "failed": "Failed",
             "cancelled": "Cancelled",
             "unknown": "Outcome unknown: the submit may have reached the vendor; not resent",
         }.get(job.status, job.status)
         self._scheduled.pop(job.id, None)
-        await self.store.update(job)
+        if not await self.store.update(job, outcome.rows or ()):
+            return False
         await self._settle(job, outcome)
         await self._changed(job)
+        return True
 
     async def _settle(self, job: Job, outcome: PollOutcome) -> None:
         if job.charge_id is None:
@@ -621,8 +676,11 @@ class JobManager:
             raise JobNotFound(f"No job with id {job_id!r}.")
         return job
 
-    async def wait(self, job_id: str, timeout: float, progress: Progress | None = None) -> Job:
-        """Wait up to ``timeout`` seconds for the job to end, reporting progress on every change."""
+    async def wait(self, job_id: str, timeout: float, progress: Progress | None = None) -> Job:  # noqa: ASYNC109
+        """Wait up to ``timeout`` seconds for the job to end, reporting progress on every change.
+
+        Running out of time is a normal answer (the caller returns a handle), hence no ``fail_after``.
+        """
         deadline = anyio.current_time() + timeout
         waiter = _Waiter()
         self._waiters.setdefault(job_id, []).append(waiter)
@@ -653,7 +711,7 @@ class JobManager:
         at_vendor = False
         if handler is not None and (job.vendor_job_id or job.state.get("steps")):
             at_vendor = await handler.cancel(job, JobControl(self, job))
-        await self._finish(
+        ended = await self._finish(
             job,
             PollOutcome(
                 status="cancelled",
@@ -661,6 +719,8 @@ class JobManager:
                 message="Cancelled" + (" here and at the vendor" if at_vendor else " here (the vendor has no cancel)"),
             ),
         )
+        if not ended:  # it finished on its own while the vendor was being told
+            return await self.get(job_id), at_vendor
         return job, at_vendor
 
     async def results(

@@ -374,4 +374,6 @@ def _register_prompts(server: EnrichServer) -> None:
         title, _, body = text.partition("\n")
         description = title.lstrip("# ").strip()
 
-        server.add_prompt(Prompt.from_function(_constant(body.strip()), name=path.stem, title=description, description=description))
+        server.add_prompt(
+            Prompt.from_function(_constant(body.strip()), name=path.stem, title=description, description=description)
+        )

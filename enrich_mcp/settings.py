@@ -46,7 +46,9 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Price overrides in USD per unit, e.g. {"lance.enrich.emails": 0.1}. Keys are "<vendor>.<operation>".',
     )
-    cache_ttls: dict[str, float] = Field(default_factory=dict, description='TTL overrides in seconds by "<vendor>.<operation>".')
+    cache_ttls: dict[str, float] = Field(
+        default_factory=dict, description='TTL overrides in seconds by "<vendor>.<operation>".'
+    )
 
     vendors: dict[str, VendorConfig] = Field(default_factory=dict)
 

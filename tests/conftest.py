@@ -27,12 +27,11 @@ _VENDOR_VARS = ("SIXTYFOUR", "AUDIENCELAB", "LANCE", "ENRICHABL", "FOURRUNR")
 
 
 @pytest.fixture(autouse=True)
-def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No developer key or ENRICH_MCP_* variable leaks into a test."""
     for name in list(os.environ):
         if name.startswith("ENRICH_MCP_") or name.startswith(_VENDOR_VARS):
             monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture

@@ -72,8 +72,21 @@ def sequence(*responses: httpx.Response | Exception) -> tuple[Callable[[httpx.Re
 
 @pytest.mark.parametrize(
     ("status", "retried"),
-    [(400, False), (401, False), (402, False), (403, False), (404, False), (408, True), (409, False),
-     (422, False), (429, True), (500, True), (502, True), (503, True), (504, True)],
+    [
+        (400, False),
+        (401, False),
+        (402, False),
+        (403, False),
+        (404, False),
+        (408, True),
+        (409, False),
+        (422, False),
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+    ],
 )
 async def test_retry_table(status: int, retried: bool) -> None:
     handler, seen = sequence(httpx.Response(status, json={"error": "nope"}), httpx.Response(200, json={"ok": 1}))
@@ -89,11 +102,18 @@ async def test_retry_table(status: int, retried: bool) -> None:
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(400, VendorBadRequest), (401, VendorAuthError), (402, VendorCreditsError), (403, VendorForbidden),
-     (404, VendorNotFound), (429, VendorRateLimited), (500, VendorUnavailable)],
+    [
+        (400, VendorBadRequest),
+        (401, VendorAuthError),
+        (402, VendorCreditsError),
+        (403, VendorForbidden),
+        (404, VendorNotFound),
+        (429, VendorRateLimited),
+        (500, VendorUnavailable),
+    ],
 )
 async def test_error_mapping_after_retries(status: int, cls: type[Exception]) -> None:
-    handler, seen = sequence(*[httpx.Response(status, json={"error": "went wrong"})] * 4)
+    handler, _ = sequence(*[httpx.Response(status, json={"error": "went wrong"})] * 4)
     http = make_http(handler)
     with pytest.raises(cls) as info:
         await http.json("POST", "/things", json_body={"a": 1})
@@ -193,7 +213,11 @@ async def test_rate_limit_headers_pause_the_next_request() -> None:
     ("body", "message", "code"),
     [
         ({"error": "Invalid body"}, "Invalid body", None),
-        ({"error": {"code": "INSUFFICIENT_CREDITS", "message": "Need 1 credit"}}, "Need 1 credit", "INSUFFICIENT_CREDITS"),
+        (
+            {"error": {"code": "INSUFFICIENT_CREDITS", "message": "Need 1 credit"}},
+            "Need 1 credit",
+            "INSUFFICIENT_CREDITS",
+        ),
         ({"success": False, "error": {"code": "NOT_FOUND", "message": "no lead"}}, "no lead", "NOT_FOUND"),
         ({"detail": "Bad key"}, "Bad key", None),
         ({"detail": [{"loc": ["body", "lead"], "msg": "field required"}]}, "body.lead: field required", None),
@@ -211,7 +235,9 @@ async def test_every_documented_error_body_shape(body: dict, message: str, code:
 async def test_api_key_never_appears_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
     handler, seen = sequence(
         httpx.Response(500, json={"error": f"upstream rejected key {KEY}"}),
-        httpx.Response(401, json={"error": {"code": "UNAUTHORIZED", "message": f"key {KEY} revoked", "details": {"key": KEY}}}),
+        httpx.Response(
+            401, json={"error": {"code": "UNAUTHORIZED", "message": f"key {KEY} revoked", "details": {"key": KEY}}}
+        ),
     )
     http = make_http(handler)
     with pytest.raises(VendorAuthError) as info:

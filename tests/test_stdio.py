@@ -25,7 +25,9 @@ async def test_stdio_server_serves_tools(home: Path, mode: str) -> None:
         async with Client(params(home), mode=mode) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             assert {"sixtyfour_find_email", "list_jobs", "spend_report"} <= tools
-            result = await client.call_tool("sixtyfour_find_email", {"lead": {"name": "Grace Hopper", "company": "Navy"}})
+            result = await client.call_tool(
+                "sixtyfour_find_email", {"lead": {"name": "Grace Hopper", "company": "Navy"}}
+            )
             assert not result.is_error, result.content
             assert result.structured_content is not None
             assert result.structured_content["emails"][0]["address"] == "grace.hopper@navy.example.com"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import tldextract
 from disposable_email_domains import blocklist
@@ -45,10 +45,12 @@ def _extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@lru_cache(maxsize=16_384)
 def registered_domain(text: str) -> str | None:
     """The registrable domain of a URL, host or domain (``https://www.Acme.co.uk/x`` → ``acme.co.uk``).
 
-    None for IP addresses, hosts without a public suffix (``localhost``) and malformed names.
+    None for IP addresses, hosts without a public suffix (``localhost``) and malformed names. Cached: a batch
+    repeats its companies' domains.
     """
     parts = _extractor()(text)
     if not parts.domain or not parts.suffix:

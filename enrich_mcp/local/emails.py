@@ -22,13 +22,16 @@ from dns.rdtypes.ANY.MX import MX
 from email_validator import EmailNotValidError, validate_email
 
 from enrich_mcp.local.domains import is_disposable, is_free_mail
-from enrich_mcp.local.errors import check_batch
+from enrich_mcp.local.errors import check_batch, json_type
 from enrich_mcp.local.models import EmailReason, EmailResult, EmailSummary, EmailValidationReport, MxAnswer, Verdict
 
 MAX_EMAIL_LENGTH = 320
 """Longest address considered (RFC 3696 errata): anything longer is rejected before parsing."""
 
 MX_CONCURRENCY = 20
+
+CANARY_DOMAIN = "gmail.com"
+"""A domain certain to have MX records, asked to tell a lying resolver from a real negative answer."""
 
 ROLE_ACCOUNTS: frozenset[str] = frozenset(
     {
@@ -52,13 +55,35 @@ class MxResolver(Protocol):
 
 
 class DnsMxResolver:
-    """:class:`MxResolver` over dnspython: MX records, else A/AAAA as the implicit MX of RFC 5321 §5.1."""
+    """:class:`MxResolver` over dnspython: MX records, else A/AAAA as the implicit MX of RFC 5321 §5.1.
+
+    Sandboxes and filtering resolvers answer NXDOMAIN for every name, which would condemn every address. So the
+    first negative answer is cross-checked once against :data:`CANARY_DOMAIN`; if DNS denies that too, negative
+    answers are reported as ``unreachable`` instead.
+    """
 
     def __init__(self, timeout: float = 2.0, resolver: dns.asyncresolver.Resolver | None = None) -> None:
         self._timeout = timeout
         self._resolver = resolver
+        self._trusted: bool | None = None
+        self._canary_lock = anyio.Lock()
 
     async def mx(self, domain: str) -> MxAnswer:
+        answer = await self._ask(domain)
+        if answer.status == "no_mx" and not await self._negative_answers_trusted():
+            return MxAnswer(
+                status="unreachable",
+                detail=f"DNS also denies mail for {CANARY_DOMAIN}: the resolver is offline or filtered",
+            )
+        return answer
+
+    async def _negative_answers_trusted(self) -> bool:
+        async with self._canary_lock:
+            if self._trusted is None:
+                self._trusted = (await self._ask(CANARY_DOMAIN)).status == "has_mx"
+            return self._trusted
+
+    async def _ask(self, domain: str) -> MxAnswer:
         try:
             if self._resolver is None:
                 self._resolver = dns.asyncresolver.Resolver()
@@ -146,7 +171,7 @@ _Syntax = ParsedEmail | tuple[EmailReason, str | None]
 def _check_syntax(item: object) -> tuple[str, _Syntax]:
     """(input as shown, parsed address or (reason, detail))."""
     if not isinstance(item, str):
-        return repr(item)[:MAX_EMAIL_LENGTH], ("not_a_string", f"expected a string, got {type(item).__name__}")
+        return repr(item)[:MAX_EMAIL_LENGTH], ("not_a_string", f"expected a string, got {json_type(item)}")
     shown = item[:MAX_EMAIL_LENGTH]
     text = item.strip()
     if not text:

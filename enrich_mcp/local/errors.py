@@ -25,10 +25,26 @@ def check_batch(items: object, what: str) -> Sequence[object]:
     A lone string is a sequence too, but iterating it character by character is never what the caller meant.
     """
     if not isinstance(items, Sequence) or isinstance(items, str | bytes | bytearray):
-        raise LocalInputError(f"{what} must be a list, got {type(items).__name__}.")
+        raise LocalInputError(f"{what} must be a list, got {json_type(items)}.")
     if len(items) > MAX_ITEMS:
         raise LocalInputError(
             f"Too many {what}: {len(items):,} given, at most {MAX_ITEMS:,} per call.",
             hint=f"Split the input into batches of {MAX_ITEMS:,}.",
         )
     return items
+
+
+_JSON_TYPE_NAMES: dict[type, str] = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a value's type, for messages read by clients that sent JSON."""
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)

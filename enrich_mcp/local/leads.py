@@ -19,7 +19,7 @@ from pydantic import JsonValue
 
 from enrich_mcp.local.domains import is_disposable, is_free_mail, registered_domain
 from enrich_mcp.local.emails import BadEmail, ParsedEmail, parse_email
-from enrich_mcp.local.errors import LocalInputError, check_batch
+from enrich_mcp.local.errors import LocalInputError, check_batch, json_type
 from enrich_mcp.local.models import CleanLead, LeadCleaningReport, LeadResult, LeadSummary
 
 MAX_FIELD_LENGTH = 2_000
@@ -43,7 +43,8 @@ _FIELD_ALIASES: dict[LeadField, tuple[str, ...]] = {
 _FIELD_BY_KEY: dict[str, LeadField] = {alias: name for name, aliases in _FIELD_ALIASES.items() for alias in aliases}
 _KEY_SEPARATORS = re.compile(r"[\s-]+")
 _LINKEDIN_PROFILE = re.compile(r"(?:https?://)?(?:[\w-]+\.)?linkedin\.com/in/([^/?#\s]+)/?(?:[/?#]\S*)?", re.IGNORECASE)
-_IDENTIFYING: tuple[str, ...] = ("full_name", "first_name", "last_name", "email", "phone", "company", "domain")
+_IDENTIFYING = ("full_name", "first_name", "last_name", "email", "phone", "company", "domain", "linkedin_url")
+_JSON_TYPES = (str, int, float, list, dict, type(None))
 
 
 def clean_leads(rows: Sequence[object], *, default_region: str = "US") -> LeadCleaningReport:
@@ -90,9 +91,15 @@ class _CleanedRow:
     """Identities another row would share if it were the same person: email, phone, (full name, domain)."""
 
 
+@lru_cache(maxsize=1_024)
+def lead_field(column: str) -> LeadField | None:
+    """The lead field a column name stands for ("E-mail Address" → email), or None. Cached: every row repeats them."""
+    return _FIELD_BY_KEY.get(_KEY_SEPARATORS.sub("_", column.strip().lower()))
+
+
 def _clean_row(index: int, row: object, region: str) -> _CleanedRow:
     if not isinstance(row, Mapping):
-        return _CleanedRow(index, None, [f"row: expected an object of column → value, got {type(row).__name__}"])
+        return _CleanedRow(index, None, [f"row: expected an object of column names to values, got {json_type(row)}"])
     if not row:
         return _CleanedRow(index, None, ["row: empty"])
     issues: list[str] = []
@@ -132,7 +139,7 @@ def _clean_row(index: int, row: object, region: str) -> _CleanedRow:
         title=_squash(values.get("title")),
         extra=extra,
     )
-    if not any(getattr(lead, name) for name in _IDENTIFYING) and linkedin_url is None:
+    if not any(getattr(lead, name) for name in _IDENTIFYING):
         issues.append("row: no name, email, phone, company, domain or LinkedIn URL left after cleaning")
     out.lead = lead
     if email is not None:
@@ -150,12 +157,12 @@ def _sort_columns(row: Mapping[object, object], issues: list[str]) -> tuple[dict
     extra: dict[str, JsonValue] = {}
     for key, value in row.items():
         column = key if isinstance(key, str) else str(key)
-        name = _FIELD_BY_KEY.get(_KEY_SEPARATORS.sub("_", column.strip().lower()))
+        name = lead_field(column)
         if name is None or name in values:
             if isinstance(value, str) and len(value) > MAX_FIELD_LENGTH:
-                issues.append(f"{column}: rejected, {len(value):,} characters is over the {MAX_FIELD_LENGTH:,} limit")
+                issues.append(_too_long(column, value))
             else:
-                extra[column] = value if isinstance(value, str | int | float | bool | list | dict | None) else str(value)
+                extra[column] = value if isinstance(value, _JSON_TYPES) else str(value)
             continue
         text = _as_text(name, value, issues)
         if text is not None:
@@ -168,17 +175,24 @@ def _as_text(name: str, value: object, issues: list[str]) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):  # NaN: a blank cell from pandas
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        issues.append(f"{name}: expected text, got {type(value).__name__}")
+        issues.append(f"{name}: expected text, got {json_type(value)}")
         return None
     text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     if len(text) > MAX_FIELD_LENGTH:
-        issues.append(f"{name}: rejected, {len(text):,} characters is over the {MAX_FIELD_LENGTH:,} limit")
+        issues.append(_too_long(name, text))
         return None
     return text if text.strip() else None
 
 
+def _too_long(name: str, text: str) -> str:
+    return f"{name}: rejected, {len(text):,} characters is over the {MAX_FIELD_LENGTH:,} limit"
+
+
 def _squash(text: str | None) -> str | None:
-    return " ".join(text.split()) or None if text is not None else None
+    """Runs of whitespace collapsed to one space; None for a missing or blank value."""
+    if text is None:
+        return None
+    return " ".join(text.split()) or None
 
 
 def _show(text: str) -> str:
@@ -204,9 +218,12 @@ def _single_case(text: str) -> bool:
 
 @lru_cache(maxsize=16_384)
 def _parse_full_name(text: str) -> tuple[str, str, str]:
-    """(first, last, full) of a squashed full name; nameparser is slow (~0.2 ms), and names repeat."""
+    """(first, last, full) of a squashed full name; nameparser is slow (~0.2 ms), and names repeat.
+
+    Case is judged on the given, middle and family names only, so "Dr. JOHN DOE" is re-capitalised too.
+    """
     name = HumanName(text)
-    if _single_case(text):
+    if _single_case(" ".join((name.first, name.middle, name.last))):
         name.capitalize(force=True)
     return name.first, name.last, str(name)
 

@@ -2,19 +2,207 @@
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
 
 from enrich_mcp.errors import VendorProtocolError
 from enrich_mcp.http import VendorHTTP
+
+VENDOR = "sixtyfour"
+BULK_LIMIT = 100
+"""Leads per bulk-async request, per the document."""
+
+_ROUTE_MISSING = frozenset({404, 405})
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+
+
+def _object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise VendorProtocolError(VENDOR, f"{what} did not answer with an object")
+    return body
+
+
+def _list(body: Any, what: str) -> list[dict[str, Any]]:
+    if not isinstance(body, list):
+        raise VendorProtocolError(VENDOR, f"{what} did not answer with a list")
+    return [item for item in body if isinstance(item, dict)]
+
+
+def _task_id(body: Any, what: str, key: str = "task_id") -> str:
+    value = _object(body, what).get(key)
+    if not isinstance(value, str) or not value:
+        raise VendorProtocolError(VENDOR, f"{what} did not return a {key}")
+    return value
+
+
+def parse_csv(data: bytes) -> list[dict[str, str]]:
+    """Rows of a result CSV (header line first)."""
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
 class SixtyfourClient:
     def __init__(self, http: VendorHTTP) -> None:
         self.http = http
+        self.workflow_routes: Literal["documented", "snapshot"] | None = None
+        """Which workflow management routes this account answers, once known (see DESIGN.md)."""
+
+    # -- people and companies ------------------------------------------------------------------
 
     async def find_email(self, lead: dict[str, Any], mode: str) -> dict[str, Any]:
         """POST /find-email (PROFESSIONAL $0.05, PERSONAL $0.20)."""
         body = await self.http.json("POST", "/find-email", json_body={"lead": lead, "mode": mode}, spends=True)
-        if not isinstance(body, dict):
-            raise VendorProtocolError("sixtyfour", "find-email did not answer with an object")
-        return body
+        return _object(body, "find-email")
+
+    async def find_phone(self, lead: dict[str, Any]) -> dict[str, Any]:
+        body = await self.http.json("POST", "/find-phone", json_body={"lead": lead}, spends=True)
+        return _object(body, "find-phone")
+
+    async def find_email_bulk_async(self, leads: list[dict[str, Any]], mode: str) -> str:
+        body = await self.http.json(
+            "POST", "/find-email-bulk-async", json_body={"leads": leads, "mode": mode}, spends=True
+        )
+        return _task_id(body, "find-email-bulk-async")
+
+    async def find_phone_bulk_async(self, leads: list[dict[str, Any]]) -> str:
+        body = await self.http.json("POST", "/find-phone-bulk-async", json_body={"leads": leads}, spends=True)
+        return _task_id(body, "find-phone-bulk-async")
+
+    async def enrich_lead_async(self, request: dict[str, Any]) -> str:
+        body = await self.http.json("POST", "/enrich-lead-async", json_body=request, spends=True)
+        return _task_id(body, "enrich-lead-async")
+
+    async def enrich_company_async(self, request: dict[str, Any]) -> str:
+        body = await self.http.json("POST", "/enrich-company-async", json_body=request, spends=True)
+        return _task_id(body, "enrich-company-async")
+
+    async def job_status(self, task_id: str) -> dict[str, Any]:
+        """GET /job-status/{task_id}: pending|processing|completed (with ``result``)|failed."""
+        return _object(await self.http.json("GET", f"/job-status/{task_id}"), "job-status")
+
+    async def qa_agent(self, request: dict[str, Any]) -> dict[str, Any]:
+        return _object(await self.http.json("POST", "/qa-agent", json_body=request, spends=True), "qa-agent")
+
+    # -- deep search ---------------------------------------------------------------------------
+
+    async def start_deep_search(self, query: str, mode: str, max_results: int) -> str:
+        body = await self.http.json(
+            "POST",
+            "/search/start-deep-search",
+            json_body={"query": query, "mode": mode, "max_results": max_results},
+            spends=True,
+        )
+        return _task_id(body, "start-deep-search")
+
+    async def deep_search_status(self, task_id: str) -> dict[str, Any]:
+        return _object(await self.http.json("GET", f"/search/deep-search-status/{task_id}"), "deep-search-status")
+
+    async def search_download_url(self, resource_handle_id: str) -> str:
+        body = await self.http.json("GET", "/search/download", params={"resource_handle_id": resource_handle_id})
+        url = _object(body, "search/download").get("url")
+        if not isinstance(url, str) or not url:
+            raise VendorProtocolError(VENDOR, "search/download did not return a url")
+        return url
+
+    async def download_csv(self, url: str) -> list[dict[str, str]]:
+        """Fetch a signed CSV URL (the key is not sent to it) and parse it."""
+        return parse_csv(await self.http.download(url))
+
+    # -- workflows -----------------------------------------------------------------------------
+
+    async def list_workflows(self) -> list[dict[str, Any]]:
+        return _list(await self.http.json("GET", "/workflows"), "GET /workflows")
+
+    async def get_workflow(self, workflow_id: str) -> dict[str, Any]:
+        return _object(await self.http.json("GET", f"/workflows/{workflow_id}"), "GET /workflows/{id}")
+
+    async def create_workflow(self, body: dict[str, Any]) -> dict[str, Any]:
+        # The snapshot's route requires workflow_description; the document does not.
+        snapshot_body = {"workflow_description": "", **body}
+        answer = await self._manage(
+            _Route("POST", "/workflows"), _Route("POST", "/workflows/create_workflow"), body, snapshot_body
+        )
+        return _object(answer, "create workflow")
+
+    async def update_workflow(self, workflow_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        answer = await self._manage(
+            _Route("PATCH", f"/workflows/{workflow_id}"),
+            _Route("POST", "/workflows/update_workflow", {"workflow_id": workflow_id}),
+            changes,
+            changes,
+        )
+        return _object(answer, "update workflow")
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        await self._manage(
+            _Route("DELETE", f"/workflows/{workflow_id}"),
+            _Route("POST", "/workflows/delete_workflow", {"workflow_id": workflow_id}),
+            None,
+            None,
+        )
+
+    async def _manage(self, documented: _Route, snapshot: _Route, body: Any, snapshot_body: Any) -> Any:
+        """Send the documented route; while the account's routes are unknown, a 404/405 tries the snapshot's once."""
+        if self.workflow_routes == "snapshot":
+            return await self.http.json(snapshot.method, snapshot.path, params=snapshot.params, json_body=snapshot_body)
+        probing = self.workflow_routes is None
+        response = await self.http.request(
+            documented.method,
+            documented.path,
+            params=documented.params,
+            json_body=body,
+            ok_statuses=_ROUTE_MISSING if probing else None,
+        )
+        if response.status_code in _ROUTE_MISSING:
+            answer = await self.http.json(snapshot.method, snapshot.path, params=snapshot.params, json_body=snapshot_body)
+            self.workflow_routes = "snapshot"
+            return answer
+        self.workflow_routes = "documented"
+        return self._decode(response)
+
+    def _decode(self, response: httpx.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            raise VendorProtocolError(VENDOR, f"expected JSON from {response.request.url.path}") from None
+
+    async def run_workflow(self, workflow_id: str, webhook_payload: list[dict[str, Any]]) -> str:
+        body = await self.http.json(
+            "POST",
+            "/workflows/run",
+            params={"workflow_id": workflow_id},
+            json_body={"webhook_payload": webhook_payload},
+            spends=True,
+        )
+        return _task_id(body, "workflows/run", key="job_id")
+
+    async def run_live_status(self, run_id: str) -> dict[str, Any]:
+        return _object(await self.http.json("GET", f"/workflows/runs/{run_id}/live_status"), "live_status")
+
+    async def run_download_links(self, run_id: str) -> list[dict[str, Any]]:
+        body = await self.http.json("GET", f"/workflows/runs/{run_id}/results/download-links")
+        return _list(body, "results/download-links")
+
+    async def list_runs(self, status: str | None, workflow_id: str | None, limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        if workflow_id:
+            params["workflow_id"] = workflow_id
+        return _list(await self.http.json("GET", "/workflows/runs", params=params), "GET /workflows/runs")
+
+    async def cancel_run(self, run_id: str) -> dict[str, Any]:
+        body = await self.http.json("POST", "/workflows/cancel", params={"job_id": run_id})
+        return _object(body, "workflows/cancel")

@@ -1,0 +1,40 @@
+"""`serve --http`: the bearer token guard in front of the streamable HTTP app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from pydantic import SecretStr
+from starlette.types import Receive, Scope, Send
+
+from enrich_mcp.http_transport import BearerTokenMiddleware, build_http_app
+from enrich_mcp.settings import Settings
+
+
+async def ok_app(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def test_bearer_token_is_required_and_compared_exactly() -> None:
+    app = BearerTokenMiddleware(ok_app, "s3cret-token")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as http:
+        assert (await http.post("/mcp")).status_code == 401
+        assert (await http.post("/mcp", headers={"Authorization": "Bearer wrong"})).status_code == 401
+        assert (await http.post("/mcp", headers={"Authorization": "Bearer s3cret-token"})).status_code == 200
+
+
+async def test_built_app_rejects_requests_without_the_configured_token(make_settings: Callable[..., Settings]) -> None:
+    app, token = build_http_app(make_settings(http_token=SecretStr("configured-token")))
+    assert token == "configured-token"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8765") as http:
+        response = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert response.status_code == 401
+    assert "configured-token" not in response.text
+
+
+def test_a_token_is_generated_when_none_is_configured(make_settings: Callable[..., Settings]) -> None:
+    _, first = build_http_app(make_settings())
+    _, second = build_http_app(make_settings())
+    assert len(first) >= 32 and first != second
