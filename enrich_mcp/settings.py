@@ -44,7 +44,7 @@ class Settings(BaseSettings):
 
     prices: dict[str, float] = Field(
         default_factory=dict,
-        description='Price overrides in USD per unit, e.g. {"lance.enrich.emails": 0.1}. Keys are "<vendor>.<operation>".',
+        description='USD per unit by "<vendor>.<operation>", e.g. {"lance.enrich.emails": 0.1}.',
     )
     cache_ttls: dict[str, float] = Field(
         default_factory=dict, description='TTL overrides in seconds by "<vendor>.<operation>".'
