@@ -42,7 +42,7 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_settings(home: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        return Settings(home=home, sandbox=True, **{**FAST, **overrides})
+        return Settings(**{"home": home, "sandbox": True, **FAST, **overrides})
 
     return make
 

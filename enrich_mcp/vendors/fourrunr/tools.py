@@ -1,0 +1,411 @@
+"""4Runr tools: thin wrappers that validate, call the client, and shape the answer.
+
+4Runr is the operator's own lead system, so lead, campaign and status reads are
+never cached (they change under us). Only ``fourrunr_clean_lead``, a pure
+transformation of its input, is cached. The AI operations (clean, generate,
+enrich) may cost money at the operator's AI provider and go through the budget.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from enrich_mcp.errors import EnrichError, InputError
+from enrich_mcp.tooling import Toolset, cache_note, confirmer, paid_call, require
+from enrich_mcp.vendors.base import VendorServices
+from enrich_mcp.vendors.fourrunr.client import FourRunrClient
+from enrich_mcp.vendors.fourrunr.models import (
+    AiMessage,
+    AutomationStatus,
+    AutomationTrigger,
+    BulkCleanResult,
+    Campaign,
+    CampaignAction,
+    CampaignAnalytics,
+    CampaignList,
+    CleanedLead,
+    CleaningContext,
+    CleaningStats,
+    CompanyName,
+    CreatedLead,
+    Email,
+    EnrichmentResult,
+    GeneratedMessage,
+    Health,
+    Lead,
+    LeadAnalytics,
+    LeadDeletion,
+    LeadList,
+    LeadName,
+    LeadSource,
+    LeadUpdate,
+    RawLead,
+    RecordId,
+    Schedule,
+    Stage,
+    SyncResult,
+    SyncStatus,
+    Timestamp,
+    Url,
+)
+
+Fresh = Annotated[bool, Field(description="Skip the cache and ask 4Runr again")]
+Confirm = Annotated[bool, Field(description="The user already approved this spend")]
+
+
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields the caller set: 4Runr's PUT changes exactly what it is sent."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class DeleteApproval(BaseModel):
+    """The elicitation form for approving a deletion."""
+
+    delete: bool = Field(description="Delete this lead permanently?")
+
+
+def register(tools: Toolset, services: VendorServices) -> None:
+    client = FourRunrClient(services.http)
+    vendor = services.name
+    budget = services.budget
+
+    # -- leads ------------------------------------------------------------------------------------
+
+    @tools.tool(title="4Runr: list leads", read_only=True, idempotent=True)
+    async def fourrunr_list_leads(
+        limit: Annotated[int, Field(ge=1, le=1000, description="Leads per page (max 1000)")] = 50,
+        offset: Annotated[int, Field(ge=0, description="Leads to skip (pagination)")] = 0,
+        stage: Stage | None = None,
+        source: LeadSource | None = None,
+    ) -> LeadList:
+        """List leads in the operator's 4Runr system, optionally by engagement stage or source. Free.
+
+        Page with `offset` = `next_offset` until it is null.
+        """
+        data, pagination = await client.list_leads(limit=limit, offset=offset, stage=stage, source=source)
+        page = {**data, **(pagination or {})}
+        leads = [Lead.model_validate(item) for item in data.get("leads") or []]
+        total = page.get("total")
+        got_offset = int(page.get("offset", offset))
+        got_limit = int(page.get("limit", limit))
+        has_more = page.get("has_more")
+        if has_more is None:
+            has_more = total is not None and got_offset + len(leads) < int(total)
+        return LeadList(
+            leads=leads,
+            total=None if total is None else int(total),
+            limit=got_limit,
+            offset=got_offset,
+            has_more=bool(has_more),
+            next_offset=got_offset + len(leads) if has_more and leads else None,
+        )
+
+    @tools.tool(title="4Runr: get lead", read_only=True, idempotent=True)
+    async def fourrunr_get_lead(lead_id: RecordId) -> Lead:
+        """One 4Runr lead with its company website, AI message and last contact time. Free."""
+        return Lead.model_validate(await client.get_lead(lead_id))
+
+    @tools.tool(title="4Runr: create lead", read_only=False, idempotent=False)
+    async def fourrunr_create_lead(
+        name: LeadName,
+        email: Email | None = None,
+        company: CompanyName | None = None,
+        company_website: Url | None = None,
+        source: LeadSource | None = None,
+    ) -> CreatedLead:
+        """Add a lead to 4Runr (name required). Free. Calling twice creates two leads: list first if unsure."""
+        lead = {"name": name, "email": email, "company": company, "company_website": company_website, "source": source}
+        return CreatedLead.model_validate(await client.create_lead(_given(lead)))
+
+    @tools.tool(title="4Runr: update lead", read_only=False, idempotent=True)
+    async def fourrunr_update_lead(
+        lead_id: RecordId,
+        engagement_stage: Stage | None = None,
+        ai_message: AiMessage | None = None,
+        last_contacted: Timestamp | None = None,
+        name: LeadName | None = None,
+        email: Email | None = None,
+        company: CompanyName | None = None,
+        company_website: Url | None = None,
+        source: LeadSource | None = None,
+    ) -> LeadUpdate:
+        """Change some fields of a 4Runr lead (e.g. engagement_stage, ai_message, last_contacted). Free.
+
+        Only the fields given are sent; the others keep their values.
+        """
+        changes = _given(
+            {
+                "engagement_stage": engagement_stage,
+                "ai_message": ai_message,
+                "last_contacted": last_contacted,
+                "name": name,
+                "email": email,
+                "company": company,
+                "company_website": company_website,
+                "source": source,
+            }
+        )
+        require(bool(changes), "Give at least one field to change.")
+        data = await client.update_lead(lead_id, changes)
+        return LeadUpdate(lead_id=lead_id, changed=changes, data=data)
+
+    @tools.tool(title="4Runr: delete lead", read_only=False, destructive=True, idempotent=True)
+    async def fourrunr_delete_lead(
+        lead_id: RecordId,
+        ctx: Context,
+        confirm: Annotated[
+            bool, Field(description="The user approved this deletion (only used when the client cannot ask them)")
+        ] = False,
+    ) -> LeadDeletion:
+        """Permanently delete a 4Runr lead. Cannot be undone.
+
+        The user is asked to approve when the client supports it; otherwise ask the user yourself and call
+        again with `confirm: true`.
+        """
+        if confirmer(ctx) is not None:
+            # A client that can ask the user always does: a model's `confirm` never overrides a person.
+            answer = await ctx.elicit(
+                f"Delete 4Runr lead {lead_id} permanently? This cannot be undone.", DeleteApproval
+            )
+            if not (answer.action == "accept" and answer.data.delete):
+                raise EnrichError(f"The user did not approve deleting lead {lead_id}.", hint="Nothing was deleted.")
+        elif not confirm:
+            raise InputError(
+                f"Deleting lead {lead_id} cannot be undone and this client cannot ask the user.",
+                hint="Ask the user, then call again with confirm: true. Nothing was deleted.",
+            )
+        data = await client.delete_lead(lead_id)
+        return LeadDeletion(lead_id=lead_id, deleted=True, data=data)
+
+    # -- sync and cleaning ------------------------------------------------------------------------
+
+    @tools.tool(title="4Runr: sync with Airtable", read_only=False, idempotent=True)
+    async def fourrunr_sync_airtable(
+        force_full_sync: Annotated[bool, Field(description="Resync every record, not only changes")] = False,
+        clean_data: Annotated[bool, Field(description="Clean the synced leads' fields")] = True,
+    ) -> SyncResult:
+        """Pull leads from the operator's Airtable into 4Runr now (it also syncs on a schedule). Free.
+
+        Check fourrunr_get_sync_status first: a recent sync may make this unnecessary.
+        """
+        return SyncResult.model_validate(
+            await client.sync_airtable(force_full_sync=force_full_sync, clean_data=clean_data)
+        )
+
+    @tools.tool(title="4Runr: sync status", read_only=True, idempotent=True)
+    async def fourrunr_get_sync_status() -> SyncStatus:
+        """When 4Runr last synced with Airtable, when it syncs next, and how many leads. Free."""
+        return SyncStatus.model_validate(await client.sync_status())
+
+    @tools.tool(title="4Runr: clean lead data", read_only=False, idempotent=True)
+    async def fourrunr_clean_lead(
+        lead_data: RawLead,
+        ctx: Context,
+        context: CleaningContext | None = None,
+        fresh: Fresh = False,
+        confirm: Confirm = False,
+    ) -> CleanedLead:
+        """Normalise messy lead fields (case, spacing, company suffixes) with 4Runr's cleaner; nothing is stored.
+
+        May cost at the operator's AI provider (price configurable, default $0). Answers are cached.
+        For free local cleaning use clean_leads.
+        """
+        lead = lead_data.model_dump(exclude_none=True)
+        require(bool(lead), "Give at least one field of lead_data to clean.")
+        ctx_payload = context.model_dump(exclude_none=True) if context else None
+        request = {"lead_data": lead, "context": ctx_payload}
+
+        async def fetch() -> dict[str, Any]:
+            return await paid_call(
+                budget,
+                ctx,
+                lambda: client.clean_lead(lead, ctx_payload),
+                vendor=vendor,
+                tool="fourrunr_clean_lead",
+                operation="clean_lead",
+                subject=str(lead.get("email") or lead.get("name") or ""),
+                confirm=confirm,
+            )
+
+        cached = await services.cache.get_or_fetch(vendor, "clean_lead", request, services.account, fetch, fresh=fresh)
+        raw = cached.value
+        return CleanedLead(
+            cleaned_data=dict(raw.get("cleaned_data") or {}),
+            cleaning_stats=CleaningStats.model_validate(raw.get("cleaning_stats") or {}),
+            cache=cache_note(cached),
+        )
+
+    @tools.tool(title="4Runr: clean stored leads", read_only=False, idempotent=True)
+    async def fourrunr_clean_leads_bulk(
+        lead_ids: Annotated[list[RecordId], Field(min_length=1, max_length=1000, description="Leads to clean")],
+        ctx: Context,
+        force_reclean: Annotated[bool, Field(description="Clean leads that were cleaned before too")] = False,
+        confirm: Confirm = False,
+    ) -> BulkCleanResult:
+        """Clean stored 4Runr leads in place by id. May cost per lead at the operator's AI provider (default $0)."""
+        ids = list(dict.fromkeys(lead_ids))
+        data = await paid_call(
+            budget,
+            ctx,
+            lambda: client.clean_bulk(ids, force_reclean=force_reclean),
+            vendor=vendor,
+            tool="fourrunr_clean_leads_bulk",
+            operation="clean_lead",
+            units=len(ids),
+            confirm=confirm,
+        )
+        return BulkCleanResult(lead_ids=ids, data=data)
+
+    # -- AI ---------------------------------------------------------------------------------------
+
+    @tools.tool(title="4Runr: generate AI message", read_only=False, idempotent=False)
+    async def fourrunr_generate_message(
+        lead_id: RecordId,
+        ctx: Context,
+        message_type: Annotated[
+            str,
+            Field(min_length=1, max_length=100, description='e.g. "initial_outreach", "follow_up"'),
+        ] = "initial_outreach",
+        personalization_level: Literal["low", "medium", "high"] = "high",
+        confirm: Confirm = False,
+    ) -> GeneratedMessage:
+        """Write a personalised outreach message for a 4Runr lead with 4Runr's AI.
+
+        Costs one AI call at the operator's provider (price configurable, default $0); each call writes anew.
+        """
+        data = await paid_call(
+            budget,
+            ctx,
+            lambda: client.generate_message(lead_id, message_type, personalization_level),
+            vendor=vendor,
+            tool="fourrunr_generate_message",
+            operation="generate_message",
+            subject=lead_id,
+            confirm=confirm,
+        )
+        return GeneratedMessage.model_validate(data)
+
+    @tools.tool(title="4Runr: enrich lead", read_only=False, idempotent=False)
+    async def fourrunr_enrich_lead(
+        lead_id: RecordId,
+        ctx: Context,
+        enrichment_sources: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=50)]] | None,
+            Field(
+                min_length=1,
+                max_length=10,
+                description='Where to look, e.g. ["google", "linkedin", "company_website"]; omit for 4Runr\'s default',
+            ),
+        ] = None,
+        confirm: Confirm = False,
+    ) -> EnrichmentResult:
+        """Fill in a stored 4Runr lead's missing fields (email, website …) from web sources with 4Runr's AI.
+
+        Costs at the operator's AI provider (price configurable, default $0).
+        """
+        data = await paid_call(
+            budget,
+            ctx,
+            lambda: client.enrich_lead(lead_id, enrichment_sources),
+            vendor=vendor,
+            tool="fourrunr_enrich_lead",
+            operation="enrich_lead",
+            subject=lead_id,
+            confirm=confirm,
+        )
+        return EnrichmentResult(lead_id=lead_id, data=data)
+
+    # -- campaigns --------------------------------------------------------------------------------
+
+    @tools.tool(title="4Runr: list campaigns", read_only=True, idempotent=True)
+    async def fourrunr_list_campaigns() -> CampaignList:
+        """List 4Runr outreach campaigns with their status (draft, running, paused). Free."""
+        campaigns = [Campaign.model_validate(c) for c in await client.list_campaigns()]
+        return CampaignList(campaigns=campaigns, count=len(campaigns))
+
+    @tools.tool(title="4Runr: create campaign", read_only=False, idempotent=False)
+    async def fourrunr_create_campaign(
+        name: Annotated[str, Field(min_length=1, max_length=200, description="Campaign name")],
+        target_stage: Stage,
+        message_template: Annotated[
+            str, Field(min_length=1, max_length=5000, description="Message with {name}, {company} placeholders")
+        ],
+        schedule: Schedule,
+    ) -> CampaignAction:
+        """Create a 4Runr outreach campaign for leads in one stage; it sends nothing until started. Free."""
+        data = await client.create_campaign(
+            {
+                "name": name,
+                "target_stage": target_stage,
+                "message_template": message_template,
+                "schedule": schedule.model_dump(exclude_none=True),
+            }
+        )
+        return CampaignAction(
+            campaign_id=str(data.get("id") or data.get("campaign_id") or ""),
+            action="created",
+            status=data.get("status"),
+            data=data,
+        )
+
+    @tools.tool(title="4Runr: start campaign", read_only=False, idempotent=True)
+    async def fourrunr_start_campaign(
+        campaign_id: Annotated[RecordId, Field(description="The campaign's id")],
+    ) -> CampaignAction:
+        """Start (or resume) a 4Runr campaign: it begins messaging real leads. Free at 4Runr."""
+        data = await client.start_campaign(campaign_id)
+        return CampaignAction(campaign_id=campaign_id, action="started", status=data.get("status"), data=data)
+
+    @tools.tool(title="4Runr: pause campaign", read_only=False, idempotent=True)
+    async def fourrunr_pause_campaign(
+        campaign_id: Annotated[RecordId, Field(description="The campaign's id")],
+    ) -> CampaignAction:
+        """Pause a running 4Runr campaign; start it again to resume. Free."""
+        data = await client.pause_campaign(campaign_id)
+        return CampaignAction(campaign_id=campaign_id, action="paused", status=data.get("status"), data=data)
+
+    # -- analytics and operations -----------------------------------------------------------------
+
+    @tools.tool(title="4Runr: system health", read_only=True, idempotent=True)
+    async def fourrunr_get_health() -> Health:
+        """Whether 4Runr, its database, Airtable sync and automation are healthy. Free; check it first on errors."""
+        return Health.model_validate(await client.health())
+
+    @tools.tool(title="4Runr: lead analytics", read_only=True, idempotent=True)
+    async def fourrunr_get_lead_analytics() -> LeadAnalytics:
+        """Lead counts by engagement stage and source, and data-quality counts. Free."""
+        return LeadAnalytics.model_validate(await client.lead_analytics())
+
+    @tools.tool(title="4Runr: campaign analytics", read_only=True, idempotent=True)
+    async def fourrunr_get_campaign_analytics() -> CampaignAnalytics:
+        """Campaign performance figures from 4Runr. Free."""
+        return CampaignAnalytics(data=await client.campaign_analytics())
+
+    @tools.tool(title="4Runr: automation status", read_only=True, idempotent=True)
+    async def fourrunr_get_automation_status() -> AutomationStatus:
+        """Whether 4Runr's automation engine runs, its last and next cycle. Free."""
+        return AutomationStatus.model_validate(await client.automation_status())
+
+    @tools.tool(title="4Runr: trigger automation", read_only=False, idempotent=False)
+    async def fourrunr_trigger_automation(
+        operation: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=100,
+                pattern=r"^[a-z][a-z0-9_]*$",
+                description='The automation to run now, e.g. "enrich_leads"',
+            ),
+        ],
+        parameters: Annotated[
+            dict[str, Any] | None, Field(description='Options for it, e.g. {"limit": 10, "force": false}')
+        ] = None,
+    ) -> AutomationTrigger:
+        """Run one of 4Runr's automation operations now instead of waiting for its next cycle.
+
+        AI operations (e.g. enrich_leads) may cost at the operator's AI provider, outside this server's budget.
+        """
+        return AutomationTrigger(operation=operation, data=await client.trigger_automation(operation, parameters))
