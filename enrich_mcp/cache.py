@@ -77,7 +77,11 @@ class DiskCacheStore:
     def vacuum(self) -> None:
         """Rewrite the database so erased values leave no trace in free pages."""
         self._cache.expire()
-        self._cache._sql("VACUUM")  # pyright: ignore[reportPrivateUsage]
+        sql = self._cache._sql  # pyright: ignore[reportPrivateUsage]
+        # diskcache runs SQLite in WAL mode: erased rows live on in the -wal file until it is checkpointed.
+        sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        sql("VACUUM")
+        sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def canonical(value: Any) -> str:
@@ -176,6 +180,27 @@ class ResultCache:
 
         return await anyio.to_thread.run_sync(scan)
 
+    async def related(self, needles: list[str]) -> list[str]:
+        """Other identifiers of the people the needles point at (names, emails, phones, LinkedIn URLs).
+
+        Erasing by email must also erase the name a vendor was asked with, which may be stored where the
+        email never appears (a job request, a ledger subject).
+        """
+        lowered = [n.lower() for n in needles if n]
+
+        def scan() -> list[str]:
+            found: dict[str, str] = {}
+            for _, raw in self.store.items():
+                if any(n in raw.lower() for n in lowered):
+                    entry = json.loads(raw)
+                    for value in _identifiers(entry.get("request")) + _identifiers(entry.get("value")):
+                        # Prefer the spelling as given over a normalised (lower-cased) copy.
+                        if found.get(value.lower(), value).islower():
+                            found[value.lower()] = value
+            return sorted((v for k, v in found.items() if k not in lowered), key=str.lower)
+
+        return await anyio.to_thread.run_sync(scan)
+
     async def summary(self) -> dict[str, Any]:
         def count() -> tuple[int, int, dict[str, int]]:
             per_vendor: dict[str, int] = {}
@@ -199,3 +224,30 @@ class ResultCache:
 
     def close(self) -> None:
         self.store.close()
+
+
+_PERSON_KEYS = frozenset(
+    {"name", "full_name", "email", "b2b_email", "personal_email", "work_email", "phone", "b2b_phone",
+     "personal_phone", "linkedin", "linkedin_url"}
+)  # fmt: skip
+
+
+def _identifiers(value: Any) -> list[str]:
+    """Person identifiers inside a cached request or answer. Too-short or one-word names are left out: they
+    would erase strangers."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        first, last = value.get("first_name"), value.get("last_name")
+        if isinstance(first, str) and isinstance(last, str) and first.strip() and last.strip():
+            out.append(f"{first.strip()} {last.strip()}")
+        for key, item in value.items():
+            if key in _PERSON_KEYS and isinstance(item, str):
+                text = item.strip()
+                if len(text) >= 5 and (key not in ("name", "full_name") or " " in text):
+                    out.append(text)
+            elif isinstance(item, dict | list):
+                out.extend(_identifiers(item))
+    elif isinstance(value, list):
+        for item in value:
+            out.extend(_identifiers(item))
+    return out

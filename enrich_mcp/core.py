@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from enrich_mcp.errors import InputError
 from enrich_mcp.jobs import JobInfo, JobStatus
@@ -35,11 +35,16 @@ class CancelResult(BaseModel):
     cancelled_at_vendor: bool = Field(description="True when the vendor was told to stop too")
 
 
+# Same meaning as pydantic's `{"type": "object", "additionalProperties": true}` items, but a client
+# validating the output no longer walks every property of every row (it was most of a 1,000-row page's time).
+_ROWS_SCHEMA = WithJsonSchema({"type": "array", "items": {"type": "object"}, "title": "Rows"})
+
+
 class ResultsPage(BaseModel):
     job: JobInfo
     offset: int
     limit: int
-    rows: list[dict[str, Any]]
+    rows: Annotated[list[dict[str, Any]], _ROWS_SCHEMA]
     next_offset: int | None = Field(description="Pass as offset for the next page; null at the end")
 
 
@@ -74,6 +79,9 @@ class SpendReport(BaseModel):
 
 class ForgetResult(BaseModel):
     identifiers: list[str]
+    related_identifiers: list[str] = Field(
+        description="The same person's other names, emails and phones found in the cache; erased too"
+    )
     cache_entries_removed: int
     job_records_scrubbed: int
     export_files_removed: int
@@ -102,6 +110,11 @@ def _flatten(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def register_core(tools: Toolset, runtime: Runtime) -> None:
+    from enrich_mcp.local.tools import register_local
+    from enrich_mcp.waterfall import register_waterfall
+
+    register_waterfall(tools, runtime)
+    register_local(tools, runtime)
     jobs = runtime.jobs
 
     @tools.tool(title="List jobs", read_only=True, idempotent=True, open_world=False)
@@ -219,7 +232,9 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
 
         Afterwards the identifiers appear in no file under the data directory. Does not touch vendor systems.
         """
-        needles = sorted({i.strip() for i in identifiers if i.strip()}, key=str.lower)
+        given = sorted({i.strip() for i in identifiers if i.strip()}, key=str.lower)
+        related = await runtime.cache.related(given)
+        needles = [*given, *related]
         cache_removed = await runtime.cache.forget(needles)
         jobs_scrubbed = await runtime.jobs.store.forget(needles)
         ledger_scrubbed = await runtime.budget.ledger.forget(needles)
@@ -240,7 +255,8 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
 
         exports_removed = await anyio.to_thread.run_sync(scrub_exports)
         return ForgetResult(
-            identifiers=needles,
+            identifiers=given,
+            related_identifiers=related,
             cache_entries_removed=cache_removed,
             job_records_scrubbed=jobs_scrubbed,
             export_files_removed=exports_removed,

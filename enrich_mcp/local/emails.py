@@ -6,6 +6,7 @@ benchmarks replace with a stub. DNS trouble degrades a verdict to ``unknown``; i
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -57,15 +58,23 @@ class MxResolver(Protocol):
 class DnsMxResolver:
     """:class:`MxResolver` over dnspython: MX records, else A/AAAA as the implicit MX of RFC 5321 §5.1.
 
-    Sandboxes and filtering resolvers answer NXDOMAIN for every name, which would condemn every address. So the
-    first negative answer is cross-checked once against :data:`CANARY_DOMAIN`; if DNS denies that too, negative
-    answers are reported as ``unreachable`` instead.
+    Sandboxes and filtering resolvers answer NXDOMAIN for every name, which would condemn every address. So a
+    negative answer is cross-checked against :data:`CANARY_DOMAIN` (at most once per ``recheck_after`` seconds,
+    as a long-lived server's network comes and goes); if DNS denies that too, it is reported as ``unreachable``.
     """
 
-    def __init__(self, timeout: float = 2.0, resolver: dns.asyncresolver.Resolver | None = None) -> None:
+    def __init__(
+        self,
+        timeout: float = 2.0,
+        resolver: dns.asyncresolver.Resolver | None = None,
+        *,
+        recheck_after: float = 300.0,
+    ) -> None:
         self._timeout = timeout
         self._resolver = resolver
-        self._trusted: bool | None = None
+        self._recheck_after = recheck_after
+        self._trusted = False
+        self._checked_at: float | None = None
         self._canary_lock = anyio.Lock()
 
     async def mx(self, domain: str) -> MxAnswer:
@@ -79,8 +88,10 @@ class DnsMxResolver:
 
     async def _negative_answers_trusted(self) -> bool:
         async with self._canary_lock:
-            if self._trusted is None:
+            now = time.monotonic()
+            if self._checked_at is None or now - self._checked_at >= self._recheck_after:
                 self._trusted = (await self._ask(CANARY_DOMAIN)).status == "has_mx"
+                self._checked_at = now
             return self._trusted
 
     async def _ask(self, domain: str) -> MxAnswer:

@@ -1,0 +1,137 @@
+"""MCP tools over the local provider: ``validate_emails`` and ``clean_leads``. Free, no vendor involved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import anyio.to_thread
+from pydantic import BaseModel, Field
+
+from enrich_mcp import local
+from enrich_mcp.errors import InputError
+from enrich_mcp.local.models import EmailResult, EmailSummary, LeadResult, LeadSummary
+from enrich_mcp.tooling import Toolset, require
+
+if TYPE_CHECKING:
+    from enrich_mcp.server import Runtime
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+CsvPath = Annotated[
+    str | None,
+    Field(
+        default=None,
+        max_length=4096,
+        description="Path of a .csv/.tsv/.txt file on the server's machine (instead of inline data), "
+        "at most 10,000 data rows",
+    ),
+]
+
+
+class EmailValidation(BaseModel):
+    source: Literal["inline", "csv"]
+    mx_checked: bool
+    results: list[EmailResult] = Field(description="One result per address, in input order")
+    summary: EmailSummary
+
+
+class LeadCleaning(BaseModel):
+    source: Literal["inline", "csv"]
+    default_region: str
+    results: list[LeadResult] = Field(description="One result per row, in input order")
+    summary: LeadSummary
+
+
+async def _read_csv(csv_path: str) -> list[dict[str, str]]:
+    path = Path(csv_path)
+    # A tool that echoes file content back must not become a way to read arbitrary files.
+    require(
+        path.suffix.lower() in CSV_SUFFIXES, f"csv_path must name a {'/'.join(CSV_SUFFIXES)} file, not {path.name!r}."
+    )
+    return await anyio.to_thread.run_sync(local.read_csv_rows, path)
+
+
+def _one_source(inline: object | None, csv_path: str | None, what: str) -> None:
+    require(
+        (inline is None) != (csv_path is None),
+        f"Give either `{what}` or `csv_path`, not both and not neither.",
+    )
+
+
+def register_local(tools: Toolset, runtime: Runtime) -> None:
+    @tools.tool(title="Validate emails", read_only=True, idempotent=True, open_world=True)
+    async def validate_emails(
+        emails: Annotated[
+            list[str] | None,
+            Field(max_length=local.MAX_ITEMS, description="Addresses to check (up to 10,000)"),
+        ] = None,
+        csv_path: CsvPath = None,
+        check_mx: Annotated[bool, Field(description="Ask DNS whether each domain accepts mail")] = True,
+        verify_with_vendor: Annotated[
+            bool, Field(description="Also verify at a paid vendor (Enrichabl); not done by this tool")
+        ] = False,
+    ) -> EmailValidation:
+        """Check email addresses for free: syntax, MX records, disposable domains, role accounts, free-mail.
+
+        Use it before paying for enrichment or sending, on a list or a CSV file's email column. Costs nothing;
+        only DNS is asked (one lookup per domain). Verdicts: valid, invalid, risky, unknown, with reasons.
+        """
+        _one_source(emails, csv_path, "emails")
+        if verify_with_vendor:
+            # Mailbox-level verification is an Enrichabl pipeline job (upload, then validate), with its own
+            # pipeline, cost and wait; doing it silently inside a free tool would hide all three.
+            configured = "enrichabl" in runtime.vendors
+            raise InputError(
+                "verify_with_vendor is not done by validate_emails: mailbox verification runs as an Enrichabl "
+                "pipeline job, which costs credits.",
+                hint=(
+                    "Call validate_emails without it first, then enrichabl_upload_leads and "
+                    "enrichabl_start_validation (BOUNCEBAN|MAILVERI|HYBRID) on the addresses that matter."
+                    if configured
+                    else "Set ENRICHABL_API_KEY to enable the Enrichabl tools (enrichabl_upload_leads, "
+                    "enrichabl_start_validation), or call again without verify_with_vendor."
+                ),
+            )
+        if csv_path is not None:
+            addresses: list[Any] = local.emails_from_rows(await _read_csv(csv_path))
+        else:
+            addresses = list(emails or [])
+        report = await local.validate_emails(addresses, resolver=runtime.mx_resolver, check_mx=check_mx)
+        return EmailValidation(
+            source="inline" if csv_path is None else "csv",
+            mx_checked=check_mx,
+            results=report.results,
+            summary=report.summary,
+        )
+
+    @tools.tool(title="Clean leads", read_only=True, idempotent=True, open_world=False)
+    async def clean_leads(
+        rows: Annotated[
+            list[dict[str, Any]] | None,
+            Field(
+                max_length=local.MAX_ITEMS,
+                description="Lead rows: column name → value (name, first_name, email, phone, company, website, "
+                "linkedin, title; common aliases are recognised)",
+            ),
+        ] = None,
+        csv_path: CsvPath = None,
+        default_region: Annotated[
+            str, Field(min_length=2, max_length=2, description="ISO country code for phones without +country code")
+        ] = "US",
+    ) -> LeadCleaning:
+        """Normalise lead rows for free: names split and capitalised, emails fixed, phones to E.164,
+        company domains from websites or work emails, LinkedIn URLs canonical, duplicates flagged.
+
+        Use it before any paid enrichment so vendors get clean input and duplicates are not paid twice.
+        Offline and free. Problems are reported per row.
+        """
+        _one_source(rows, csv_path, "rows")
+        data: list[Any] = await _read_csv(csv_path) if csv_path is not None else list(rows or [])
+        report = await anyio.to_thread.run_sync(lambda: local.clean_leads(data, default_region=default_region))
+        return LeadCleaning(
+            source="inline" if csv_path is None else "csv",
+            default_region=default_region.upper(),
+            results=report.results,
+            summary=report.summary,
+        )
