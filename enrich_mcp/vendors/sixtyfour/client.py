@@ -164,7 +164,9 @@ class SixtyfourClient:
             ok_statuses=_ROUTE_MISSING if probing else None,
         )
         if response.status_code in _ROUTE_MISSING:
-            answer = await self.http.json(snapshot.method, snapshot.path, params=snapshot.params, json_body=snapshot_body)
+            answer = await self.http.json(
+                snapshot.method, snapshot.path, params=snapshot.params, json_body=snapshot_body
+            )
             self.workflow_routes = "snapshot"
             return answer
         self.workflow_routes = "documented"

@@ -24,7 +24,9 @@ async def test_find_email_professional_sends_documented_request(server: EnrichSe
     }
     out = result.structured_content
     assert out is not None
-    assert out["emails"] == [{"address": "ada.lovelace@analyticalengines.example.com", "status": "OK", "type": "COMPANY"}]
+    assert out["emails"] == [
+        {"address": "ada.lovelace@analyticalengines.example.com", "status": "OK", "type": "COMPANY"}
+    ]
     assert out["cost_usd"] == 0.05
     assert out["cache"] == {"hit": False, "age_seconds": 0.0}
 
