@@ -75,7 +75,7 @@ async def _walkthrough(home: Path) -> None:
         )
         await call(
             "validate_emails",
-            {"emails": ["ada@example.com", "info@example.com", "not-an-email"], "check_mx": False},
+            {"emails": ["ada@example.com", "info@example.com", "bob@mailinator.com", "not-an-email"]},
             "Free local email checks",
         )
         await call(

@@ -184,6 +184,10 @@ def build_server(
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
     )
     server.runtime = runtime
+    if settings.sandbox:
+        from enrich_mcp.sandbox.dns import SandboxMxResolver
+
+        runtime.mx_resolver = SandboxMxResolver()
 
     for spec in discover_vendors():
         status = _vendor_status(spec, settings, selected)
