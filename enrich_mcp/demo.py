@@ -89,9 +89,14 @@ async def _walkthrough(home: Path) -> None:
             "Run the waterfall",
         )
         await call(
+            "enrich_person",
+            {"name": "Grace Hopper", "company": "Example Navy", "want": ["work_email"]},
+            "Same person again: answered from the cache, $0",
+        )
+        await call(
             "sixtyfour_find_email",
-            {"lead": {"name": "Grace Hopper", "company": "Example Navy"}},
-            "Same person again: served from the cache, $0",
+            {"lead": {"name": "Alan Turing", "company": "Example Labs"}, "mode": "WRONG"},
+            "Bad input is a tool error, nothing is sent",
         )
         job = await call(
             "sixtyfour_deep_search",

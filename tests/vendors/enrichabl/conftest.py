@@ -1,0 +1,49 @@
+"""Enrichabl test helpers: the sandbox, seeded pipelines, request decoding."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from enrich_mcp.sandbox.enrichabl import Sandbox
+from enrich_mcp.server import EnrichServer, build_server
+from enrich_mcp.settings import Settings
+
+BASE = "https://api.enrichabl.com/v1"
+AUTH = "Bearer sandbox-key-not-secret"
+
+
+@pytest.fixture
+def server(make_settings: Callable[..., Settings]) -> Iterator[EnrichServer]:
+    """Only the Enrichabl toolset (and core): faster to build, same behaviour."""
+    srv = build_server(make_settings(toolsets=["enrichabl"]))
+    yield srv
+    srv.runtime.close()
+
+
+@pytest.fixture
+def sandbox(server: EnrichServer) -> Sandbox:
+    app = server.runtime.sandboxes["enrichabl"]
+    assert isinstance(app, Sandbox)
+    return app
+
+
+def seed(sandbox: Sandbox, name: str, leads: list[dict[str, Any]]) -> str:
+    """A pipeline holding ``leads`` (stored oldest first), without going through the API."""
+    pipeline_id = sandbox._id("pipeline")
+    sandbox.pipelines[pipeline_id] = {"pipeline_id": pipeline_id, "pipeline_name": name}
+    for lead in leads:
+        sandbox._store_lead(pipeline_id, lead["email"].lower(), lead)
+    return pipeline_id
+
+
+def body(request: httpx.Request) -> Any:
+    return json.loads(request.content)
+
+
+def text(result: Any) -> str:
+    return result.content[0].text
