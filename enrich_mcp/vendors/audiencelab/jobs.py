@@ -1,0 +1,96 @@
+"""The AudienceLab bulk enrichment job: submit once, find it by listing, download the gzipped CSV."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome
+from enrich_mcp.vendors.audiencelab.client import VENDOR, AudienceLabClient
+
+STATUS: dict[str, JobStatus] = {
+    "IN_QUEUE": "queued",
+    "PROCESSING": "running",
+    "COMPLETED": "completed",
+    "FAILED": "failed",
+}
+
+# A job that was just created may not be listed yet; give up after this many polls that cannot find it.
+MAX_MISSES = 5
+
+
+def gs_message(csv_url: str) -> str:
+    return (
+        f"AudienceLab finished, but the results are in Google Cloud Storage at {csv_url}, which needs Google Cloud "
+        f"credentials that enrich-mcp does not have. Fetch the file with `gsutil cp {csv_url} .` (or "
+        f"`gcloud storage cp {csv_url} .`) as an account that can read the bucket, then `gunzip` it. "
+        "No rows were imported here."
+    )
+
+
+class EnrichmentJobHandler:
+    kind = "audiencelab.enrichment"
+    vendor = VENDOR
+    poll_interval = 15.0  # bulk jobs take minutes; each poll may list several pages
+
+    def __init__(self, client: AudienceLabClient) -> None:
+        self.client = client
+
+    async def submit(self, job: Job, ctl: JobControl) -> PollOutcome:
+        answer: dict[str, Any] = {}
+
+        async def send() -> str:
+            answer.update(await self.client.create_enrichment(job.request))
+            return str(answer["jobId"])
+
+        job.vendor_job_id = await ctl.step("create", send)
+        word = str(answer.get("status") or "IN_QUEUE")
+        return PollOutcome(
+            status=STATUS.get(word, "queued"),
+            vendor_status=word,
+            message=f"AudienceLab accepted job {job.vendor_job_id}",
+        )
+
+    async def poll(self, job: Job, ctl: JobControl) -> PollOutcome:
+        assert job.vendor_job_id is not None, "polled before the submit recorded the vendor's job id"
+        row, page = await self.client.find_enrichment(job.vendor_job_id, start_page=int(job.state.get("page", 1)))
+        if row is None:
+            misses = int(job.state.get("misses", 0)) + 1
+            job.state["misses"] = misses
+            if misses >= MAX_MISSES:
+                return PollOutcome(
+                    status="failed",
+                    error=f"AudienceLab's job list no longer shows job {job.vendor_job_id} after {misses} polls.",
+                )
+            return PollOutcome(status=job.status, message="Not listed by AudienceLab yet")
+        job.state.update(page=page, misses=0)
+        word = str(row.get("status"))
+        summary = {k: row[k] for k in ("name", "total", "created_at", "csv_url") if row.get(k) is not None}
+        status = STATUS.get(word)
+        if status is None:
+            return PollOutcome(
+                status="failed",
+                vendor_status=word,
+                summary=summary,
+                error=f"AudienceLab reported an undocumented status {word!r}.",
+            )
+        if status == "failed":
+            return PollOutcome(
+                status="failed", vendor_status=word, summary=summary, error="AudienceLab reports the job FAILED."
+            )
+        if status != "completed":
+            return PollOutcome(status=status, vendor_status=word, summary=summary)
+        csv_url = str(row.get("csv_url") or "")
+        if csv_url.startswith("gs://"):
+            return PollOutcome(status="completed", vendor_status=word, summary=summary, message=gs_message(csv_url))
+        if not csv_url.startswith("https://"):
+            return PollOutcome(
+                status="failed",
+                vendor_status=word,
+                summary=summary,
+                error=f"AudienceLab marked the job COMPLETED without a downloadable csv_url ({csv_url or 'none'}).",
+            )
+        rows = await self.client.download_results(csv_url)
+        return PollOutcome(status="completed", vendor_status=word, summary={**summary, "rows": len(rows)}, rows=rows)
+
+    async def cancel(self, job: Job, ctl: JobControl) -> bool:
+        return False  # AudienceLab documents no way to cancel an enrichment job

@@ -1,0 +1,40 @@
+"""Lance HTTP client: the person enrichment endpoint. Knows nothing about MCP."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from enrich_mcp.errors import VendorProtocolError
+from enrich_mcp.http import VendorHTTP
+
+VENDOR = "lance"
+
+
+class LanceClient:
+    def __init__(self, http: VendorHTTP) -> None:
+        self.http = http
+
+    @staticmethod
+    def _path(person_id: UUID | str) -> str:
+        return f"/operations/enrichment/{person_id}"
+
+    async def trigger(self, person_id: UUID | str, field: str) -> dict[str, Any]:
+        """POST: start an enrichment, or get the pending/finished one back without new credits.
+
+        Lance deduplicates the trigger, so resending it after a lost answer cannot pay twice.
+        """
+        answer = await self.http.json(
+            "POST", self._path(person_id), params={"field": field}, spends=True, idempotent=True
+        )
+        return _record(answer)
+
+    async def get(self, person_id: UUID | str, field: str) -> dict[str, Any]:
+        """GET: the person's latest enrichment for ``field`` (404 NOT_FOUND when there is none)."""
+        return _record(await self.http.json("GET", self._path(person_id), params={"field": field}))
+
+
+def _record(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict) or not answer.get("id") or not answer.get("status"):
+        raise VendorProtocolError(VENDOR, "the enrichment endpoint did not answer with an enrichment record")
+    return answer

@@ -1,0 +1,98 @@
+"""The Lance enrichment job: trigger once (Lance deduplicates), then poll the same path until it ends."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome
+from enrich_mcp.vendors.lance.client import VENDOR, LanceClient
+
+STATUS: dict[str, JobStatus] = {
+    "pending": "running",
+    "finished": "completed",
+    "failed": "failed",
+    "timeout": "failed",
+    "cancelled": "cancelled",
+}
+
+# Lance stops an enrichment after 800 s and marks it "timeout" when next read; past this we stop waiting.
+GIVE_UP_AFTER_SECONDS = 800 + 120
+
+
+class EnrichmentJobHandler:
+    kind = "lance.enrichment"
+    vendor = VENDOR
+    poll_interval = 5.0
+
+    def __init__(self, client: LanceClient) -> None:
+        self.client = client
+
+    async def submit(self, job: Job, ctl: JobControl) -> PollOutcome | None:
+        record: dict[str, Any] = {}
+
+        async def send() -> str:
+            record.update(await self.client.trigger(job.request["person_id"], job.request["field"]))
+            return str(record["id"])
+
+        job.vendor_job_id = await ctl.step("trigger", send)
+        job.state["triggered_at"] = time.time()
+        if not record:  # resumed after a restart: the trigger already went through; just poll
+            return None
+        # A new enrichment always starts "pending"; a "finished" answer is an existing one, free of charge.
+        # A "pending" one that another job of ours started was paid for by that job.
+        job.state["charged"] = record["status"] == "pending" and not await self._started_before(job, ctl, record["id"])
+        return self._outcome(job, record)
+
+    async def poll(self, job: Job, ctl: JobControl) -> PollOutcome:
+        record = await self.client.get(job.request["person_id"], job.request["field"])
+        outcome = self._outcome(job, record)
+        elapsed = time.time() - float(job.state.get("triggered_at", job.created_at))
+        if outcome.status == "running" and elapsed > GIVE_UP_AFTER_SECONDS:
+            outcome.status = "failed"
+            outcome.error = f"Lance still reports 'pending' after {elapsed:.0f} s, past its documented 800 s limit."
+        return outcome
+
+    async def cancel(self, job: Job, ctl: JobControl) -> bool:
+        return False  # Lance documents no way to cancel an enrichment
+
+    async def _started_before(self, job: Job, ctl: JobControl, enrichment_id: str) -> bool:
+        recent = await ctl.manager.list(vendor=VENDOR, limit=200)
+        return any(j.id != job.id and j.kind == self.kind and j.vendor_job_id == enrichment_id for j in recent)
+
+    @staticmethod
+    def _outcome(job: Job, record: dict[str, Any]) -> PollOutcome:
+        job.state["record"] = record
+        charged = bool(job.state.get("charged", True))
+        word = str(record["status"])
+        summary = {"enrichment_id": record["id"], "dataFound": record.get("dataFound"), "charged": charged}
+        status = STATUS.get(word)
+        if status is None:
+            return PollOutcome(
+                status="failed",
+                vendor_status=word,
+                summary=summary,
+                error=f"Lance reported an undocumented status {word!r}.",
+            )
+        if status == "completed":
+            found = record.get("dataFound")
+            return PollOutcome(
+                status="completed",
+                vendor_status=word,
+                summary=summary,
+                rows=[record],
+                actual_cost_usd=None if charged else 0.0,
+                message=(
+                    "Finished: "
+                    + ("contact data was found and added to the person in Lance" if found else "no contact data found")
+                    + ("" if charged else " (an existing enrichment; no credits used)")
+                ),
+            )
+        if status in ("failed", "cancelled"):
+            return PollOutcome(
+                status=status,
+                vendor_status=word,
+                summary=summary,
+                error=record.get("error") or f"Lance reports the enrichment {word}.",
+            )
+        return PollOutcome(status=status, vendor_status=word, summary=summary, message="Lance is enriching (pending)")
