@@ -84,8 +84,9 @@ def test_settings_from_env_reads_vendor_and_core_variables(tmp_path: Path) -> No
     assert settings.home == tmp_path
     assert settings.toolsets == ["sixtyfour", "core"]
     assert settings.budget_usd == 12.5
-    assert settings.vendor("sixtyfour").api_key is not None
-    assert settings.vendor("sixtyfour").api_key.get_secret_value() == "key-1234"
+    key = settings.vendor("sixtyfour").api_key
+    assert key is not None
+    assert key.get_secret_value() == "key-1234"
     assert settings.vendor("fourrunr").base_url == "https://crm.example.com/api/v1"
     assert "key-1234" not in repr(settings)
 
