@@ -12,14 +12,15 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from enrich_mcp.budget import Budget, Charge, Confirm
+from enrich_mcp.budget import Budget, Charge
+from enrich_mcp.budget import Confirm as ConfirmCallback
 from enrich_mcp.cache import Cached
 from enrich_mcp.errors import EnrichError, InputError
 from enrich_mcp.jobs import JobManager, JobResult
@@ -28,6 +29,18 @@ logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# Argument types every vendor's tools share, so they read and validate the same everywhere.
+Fresh = Annotated[bool, Field(description="Skip the cache and ask the vendor again (spends credits)")]
+Confirm = Annotated[bool, Field(description="The user already approved this spend")]
+WaitSeconds = Annotated[
+    float | None,
+    Field(
+        ge=0,
+        le=600,
+        description="Seconds to wait for the job to finish before returning a job handle (default 20; 0 = at once)",
+    ),
+]
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -91,7 +104,7 @@ class SpendApproval(BaseModel):
     approve: bool = Field(description="Approve this spend?")
 
 
-def confirmer(ctx: Context[Any, Any] | None) -> Confirm | None:
+def confirmer(ctx: Context[Any, Any] | None) -> ConfirmCallback | None:
     """An elicitation-backed approval callback, or ``None`` when the client cannot be asked."""
     if ctx is None:
         return None

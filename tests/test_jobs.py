@@ -205,7 +205,8 @@ async def test_cancel_job_tells_the_vendor_and_the_poller_stops(
                 other = await _call(client, "fake_search", query="short", wait_seconds=30)
             assert other["job"]["status"] == "completed"
             assert vendor.polls_of("v2") >= 3
-            assert vendor.polls_of("v1") == polls_at_cancel
+            # A poll already in flight when the cancel landed may still reach the vendor; no new one starts.
+            assert vendor.polls_of("v1") <= polls_at_cancel + 1
             assert (await _call(client, "get_job", job_id=job_id))["status"] == "cancelled"
 
             # Cancelling a finished job leaves it as it is.

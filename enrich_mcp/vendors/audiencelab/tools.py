@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError
 
 from enrich_mcp.errors import EnrichError, VendorProtocolError
 from enrich_mcp.jobs import JobResult
-from enrich_mcp.tooling import Toolset, authorize, cache_note, paid_call, require, run_job
+from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, authorize, cache_note, paid_call, require, run_job
 from enrich_mcp.vendors.audiencelab.client import MAX_PAGE_SIZE, AudienceLabClient
 from enrich_mcp.vendors.audiencelab.jobs import EnrichmentJobHandler
 from enrich_mcp.vendors.audiencelab.models import (
@@ -21,13 +21,6 @@ from enrich_mcp.vendors.audiencelab.models import (
     Scalar,
 )
 from enrich_mcp.vendors.base import VendorServices
-
-Fresh = Annotated[bool, Field(description="Skip the cache and ask the vendor again (spends credits)")]
-Confirm = Annotated[bool, Field(description="The user already approved this spend")]
-WaitSeconds = Annotated[
-    float | None,
-    Field(ge=0, le=600, description="Wait this long for the job to finish (0: return a handle at once; default 20)"),
-]
 
 
 def checked(result: JobResult) -> JobResult:

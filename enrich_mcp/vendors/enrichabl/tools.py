@@ -9,7 +9,7 @@ from pydantic import Field
 
 from enrich_mcp.errors import EnrichError
 from enrich_mcp.jobs import JobResult
-from enrich_mcp.tooling import Toolset, authorize, require, run_job
+from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, authorize, require, run_job
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, TEMPLATE_ID_FIELDS, EnrichablClient
 from enrich_mcp.vendors.enrichabl.jobs import ListLeadsHandler, RunHandler
@@ -38,11 +38,6 @@ from enrich_mcp.vendors.enrichabl.upload import read_csv, upload
 PipelineId = Annotated[
     str, Field(min_length=1, max_length=100, description="pipeline_id from enrichabl_list_pipelines")
 ]
-WaitSeconds = Annotated[
-    float | None,
-    Field(ge=0, le=600, description="Wait this long for the job to finish (0: return a handle at once; default 20)"),
-]
-Confirm = Annotated[bool, Field(description="The user already approved this spend")]
 Limit = Annotated[int | None, Field(ge=1, le=1_000_000, description="Only the N most recent leads of pipeline_id")]
 LeadIds = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=100)]] | None,

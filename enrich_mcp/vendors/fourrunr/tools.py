@@ -14,7 +14,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from enrich_mcp.errors import EnrichError, InputError
-from enrich_mcp.tooling import Toolset, cache_note, confirmer, paid_call, require
+from enrich_mcp.tooling import Confirm, Toolset, cache_note, confirmer, paid_call, require
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.fourrunr.client import FourRunrClient
 from enrich_mcp.vendors.fourrunr.models import (
@@ -53,7 +53,6 @@ from enrich_mcp.vendors.fourrunr.models import (
 )
 
 Fresh = Annotated[bool, Field(description="Skip the cache and ask 4Runr again")]
-Confirm = Annotated[bool, Field(description="The user already approved this spend")]
 
 
 def _given(fields: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from enrich_mcp.cache import Cached
 from enrich_mcp.jobs import JobResult
-from enrich_mcp.tooling import Toolset, authorize, cache_note, paid_call, require, run_job
+from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, authorize, cache_note, paid_call, require, run_job
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.sixtyfour import jobs
 from enrich_mcp.vendors.sixtyfour.client import SixtyfourClient
@@ -38,16 +38,6 @@ from enrich_mcp.vendors.sixtyfour.models import (
     parse_phones,
 )
 
-Fresh = Annotated[bool, Field(description="Skip the cache and ask the vendor again (spends credits)")]
-Confirm = Annotated[bool, Field(description="The user already approved this spend")]
-Wait = Annotated[
-    float | None,
-    Field(
-        ge=0,
-        le=600,
-        description="Seconds to wait for the answer before returning a job handle (default 20; 0 = at once)",
-    ),
-]
 Struct = Annotated[
     StructSpec,
     Field(
@@ -146,7 +136,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         struct: Struct,
         ctx: Context,
         research_plan: ResearchPlan = None,
-        wait_seconds: Wait = None,
+        wait_seconds: WaitSeconds = None,
         fresh: Fresh = False,
         confirm: Confirm = False,
     ) -> ResearchResult:
@@ -186,7 +176,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         people_focus_prompt: Annotated[
             str | None, Field(max_length=2000, description="Which people to find (role, department, seniority)")
         ] = None,
-        wait_seconds: Wait = None,
+        wait_seconds: WaitSeconds = None,
         fresh: Fresh = False,
         confirm: Confirm = False,
     ) -> ResearchResult:
@@ -332,7 +322,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         leads: BulkLeads,
         ctx: Context,
         mode: EmailMode = "PROFESSIONAL",
-        wait_seconds: Wait = None,
+        wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
         """Find emails for many people at once (sent to Sixtyfour in chunks of 100), as one job.
@@ -355,7 +345,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
     async def sixtyfour_find_phones_bulk(
         leads: BulkLeads,
         ctx: Context,
-        wait_seconds: Wait = None,
+        wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
         """Find phone numbers for many people at once (sent to Sixtyfour in chunks of 100), as one job.
@@ -417,7 +407,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         ctx: Context,
         mode: Annotated[SearchMode, Field(description="people or company")] = "people",
         max_results: Annotated[int, Field(ge=1, le=10_000, description="Most results to return")] = 100,
-        wait_seconds: Wait = None,
+        wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
         """Find people or companies matching a plain-language description (a list-building search) with Sixtyfour.
@@ -509,7 +499,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
             Field(min_length=1, max_length=MAX_BULK_LEADS, description="Input rows for the workflow's webhook block"),
         ],
         ctx: Context,
-        wait_seconds: Wait = None,
+        wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
         """Run a saved Sixtyfour workflow on input rows, as a job; rows are the last block's output.
