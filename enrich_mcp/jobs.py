@@ -422,6 +422,7 @@ class JobManager:
         self._schedule: list[tuple[float, str]] = []
         self._scheduled: dict[str, float] = {}
         self._busy: set[str] = set()
+        self._submitting: set[str] = set()
         self._waiters: dict[str, list[_Waiter]] = {}
         self._wake = anyio.Event()
         self._tg: TaskGroup | None = None
@@ -524,8 +525,18 @@ class JobManager:
         return job
 
     async def _submit(self, job_id: str) -> None:
+        # start() and the poller's resume can both reach a fresh job; only one may submit it.
+        if job_id in self._submitting:
+            return
+        self._submitting.add(job_id)
+        try:
+            await self._submit_once(job_id)
+        finally:
+            self._submitting.discard(job_id)
+
+    async def _submit_once(self, job_id: str) -> None:
         job = await self.store.get(job_id)
-        if job is None or job.done:
+        if job is None or job.done or job.state.get("phase", "submit") != "submit":
             return
         handler = self.handlers[job.kind]
         ctl = JobControl(self, job)

@@ -338,11 +338,6 @@ async def test_a_step_found_submitting_after_a_crash_makes_the_job_unknown_and_i
     assert vendor.submits == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Intermittent under load (seen once in 3 full runs on the legacy era): a second submit after restart; "
-    "under investigation, see the closing note of issue 4.",
-)
 async def test_a_server_stopped_while_the_submit_was_in_flight_reports_unknown_after_restart(
     make_settings: Callable[..., Settings], era: str
 ) -> None:
