@@ -19,53 +19,18 @@ import io
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 
 from enrich_mcp.sandbox import SandboxApp, route
+from enrich_mcp.vendors.audiencelab.models import InputColumn, OutputField
 
 EXPORT_HOST = "exports.sandbox.audiencelab.example"
 OLD_JOBS = 150
 
-OUTPUT_FIELDS = (
-    "company",
-    "job_title",
-    "first_name",
-    "last_name",
-    "b2b_email",
-    "personal_email",
-    "b2b_phone",
-    "personal_phone",
-    "sha256",
-    "linkedin_url",
-    "address",
-    "city",
-    "state",
-    "zip",
-    "industry",
-    "company_domain",
-)
-INPUT_COLUMNS = frozenset(
-    {
-        "EMAIL",
-        "PERSONAL_EMAIL",
-        "BUSINESS_EMAIL",
-        "FIRST_NAME",
-        "LAST_NAME",
-        "PHONE",
-        "PERSONAL_ADDRESS",
-        "PERSONAL_CITY",
-        "PERSONAL_STATE",
-        "PERSONAL_ZIP",
-        "COMPANY_NAME",
-        "COMPANY_DOMAIN",
-        "COMPANY_INDUSTRY",
-        "SHA256_PERSONAL_EMAIL",
-        "LINKEDIN_URL",
-        "UP_ID",
-    }
-)
+OUTPUT_FIELDS: tuple[str, ...] = get_args(OutputField)
+INPUT_COLUMNS = frozenset(get_args(InputColumn))
 _EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 _NEXT = {"IN_QUEUE": "PROCESSING", "PROCESSING": "COMPLETED"}
 

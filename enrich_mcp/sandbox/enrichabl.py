@@ -18,21 +18,8 @@ import anyio.lowlevel
 import httpx
 
 from enrich_mcp.sandbox import SandboxApp, route
+from enrich_mcp.vendors.enrichabl.models import LEAD_FIELDS
 
-LEAD_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "phone",
-    "linkedin_url",
-    "company_website",
-    "company_description",
-    "company_size",
-    "industry",
-    "location",
-)
 MODELS = {
     "OPENAI": (
         "gpt-4o",

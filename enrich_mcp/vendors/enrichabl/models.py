@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,20 +34,6 @@ Model = Literal[
     "sonar-reasoning",
     "sonar-reasoning-pro",
 ]
-LEAD_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "phone",
-    "linkedin_url",
-    "company_website",
-    "company_description",
-    "company_size",
-    "industry",
-    "location",
-)
 LeadField = Literal[
     "email",
     "first_name",
@@ -62,6 +48,8 @@ LeadField = Literal[
     "industry",
     "location",
 ]
+LEAD_FIELDS: tuple[str, ...] = get_args(LeadField)
+"""The documented lead fields; everything else goes to custom_fields."""
 
 
 # -- inputs ----------------------------------------------------------------------------------------
