@@ -29,7 +29,8 @@ def checked(result: JobResult) -> JobResult:
     if job.status == "failed" and job.vendor_job_id is None:
         # AudienceLab refused the job (bad input, key, outage): nothing was started or spent.
         raise EnrichError(job.error or "AudienceLab refused the enrichment job.")
-    if job.status == "completed" and str(job.summary.get("csv_url", "")).startswith("gs://") and job.message:
+    gs_only = str(job.summary.get("csv_url", "")).startswith("gs://") and "rows" not in job.summary
+    if job.status == "completed" and gs_only and job.message:
         result.next_step = job.message
     return result
 

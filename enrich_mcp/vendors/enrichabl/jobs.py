@@ -184,7 +184,10 @@ class RunHandler:
             return row
         custom = flat.get("lead_custom_fields")
         custom = custom if isinstance(custom, dict) else {}
-        for key in request.get("value_keys", []):
+        keys = request.get("value_keys")
+        if keys is None:  # the template (and so its keys) was not identified: show every custom field
+            row["lead_custom_fields"] = custom
+        for key in keys or []:
             row[key] = custom.get(key)
         return row
 

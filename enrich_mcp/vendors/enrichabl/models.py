@@ -192,6 +192,11 @@ class Template(BaseModel):
     name: str | None = None
 
 
+class EnrichmentJobRecord(BaseModel):
+    job_id: str
+    record: dict[str, Any] = Field(description="Enrichabl's job record as sent (the document gives no shape)")
+
+
 class TemplateList(BaseModel):
     kind: TemplateKind
     templates: list[Template]

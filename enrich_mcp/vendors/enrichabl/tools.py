@@ -11,11 +11,13 @@ from enrich_mcp.errors import EnrichError
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, authorize, require, run_job
 from enrich_mcp.vendors.base import VendorServices
-from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, TEMPLATE_ID_FIELDS, EnrichablClient
+from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, EnrichablClient
+from enrich_mcp.vendors.enrichabl.client import template_id as template_id_of
 from enrich_mcp.vendors.enrichabl.jobs import ListLeadsHandler, RunHandler
 from enrich_mcp.vendors.enrichabl.models import Column as ColumnOut
 from enrich_mcp.vendors.enrichabl.models import (
     ColumnType,
+    EnrichmentJobRecord,
     EnrichmentType,
     FirecrawlExtractConfig,
     InlineAiTemplate,
@@ -399,13 +401,15 @@ def register(tools: Toolset, services: VendorServices) -> None:
             kind = "ai" if enrichment_type == "AI_COLUMN" else "multi_ai"
             template_id = ai_template_id if kind == "ai" else multi_ai_template_id
             body["ai_template_id" if kind == "ai" else "multi_ai_template_id"] = template_id
-            found = [
-                t for t in await client.list_templates(kind) if str(t.get(TEMPLATE_ID_FIELDS[kind])) == template_id
-            ]
-            require(bool(found), f"No {kind} template with id {template_id}; see enrichabl_list_templates.")
-            name = str(found[0].get("name"))
-            fields = found[0].get("output_fields") or []
-            value_keys = [name] if kind == "ai" else [f"{name}: {f}" for f in fields]
+            # The template names the lead_custom_fields keys the run writes. Its id key is a guess (the
+            # document writes <ai_column_template_id>), so a template not found here is left to
+            # Enrichabl to accept or refuse; the read-back then returns all of lead_custom_fields.
+            found = [t for t in await client.list_templates(kind) if template_id_of(t, kind) == template_id]
+            value_keys = None
+            if found and found[0].get("name"):
+                name = str(found[0]["name"])
+                fields = found[0].get("output_fields") or []
+                value_keys = [name] if kind == "ai" else [f"{name}: {f}" for f in fields]
         return await start_run(
             ctx,
             run="enrichment",
@@ -445,3 +449,15 @@ def register(tools: Toolset, services: VendorServices) -> None:
             wait_seconds=wait_seconds,
             confirm=confirm,
         )
+
+    @tools.tool(title="Enrichabl: get enrichment job", read_only=True, idempotent=True)
+    async def enrichabl_get_enrichment_job(
+        job_id: Annotated[
+            str, Field(min_length=1, max_length=100, description="Enrichabl's job id (a job's vendor_job_id)")
+        ],
+    ) -> EnrichmentJobRecord:
+        """Read an Enrichabl enrichment job's record (type, target, counters), e.g. one started in Enrichabl's UI.
+
+        Free. Jobs started here are also tracked by get_job; this reads Enrichabl's own record as it is.
+        """
+        return EnrichmentJobRecord(job_id=job_id, record=await client.get_enrichment_job(job_id))
