@@ -72,7 +72,8 @@ class RunHandler:
 
     ``job.request`` holds ``body`` (sent as is), ``target`` (pipeline_id / limit /
     lead_ids, for the read-back) and, for enrichment, ``value_keys``: the
-    lead_custom_fields keys the run writes.
+    lead_custom_fields keys the run writes (``None`` when the template could not
+    be identified: each row then carries the whole lead_custom_fields).
     """
 
     vendor = VENDOR

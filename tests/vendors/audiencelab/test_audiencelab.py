@@ -366,3 +366,29 @@ async def test_list_jobs_vendor_500_is_a_tool_error(server: EnrichServer) -> Non
         result = await client.call_tool("audiencelab_list_enrichment_jobs", {})
     assert result.is_error
     assert "HTTP 500" in text(result) and "database unavailable" in text(result)
+
+
+@pytest.mark.parametrize("key", Sandbox.variants["error_body"])
+async def test_vendor_error_message_is_read_whatever_its_key(server: EnrichServer, key: str) -> None:
+    """The document lists 400/401/500 without a body; the message is read from {error}, {message} or {detail}."""
+    from enrich_mcp.errors import VendorBadRequest
+    from enrich_mcp.vendors.audiencelab.client import AudienceLabClient
+
+    audiencelab(server).pin(error_body=key)
+    client = AudienceLabClient(server.runtime.vendors["audiencelab"].http)
+    with pytest.raises(VendorBadRequest) as caught:
+        await client.enrich({"filter": {}})
+    assert caught.value.message.endswith(": filter is required and must be a non-empty object")
+
+
+@pytest.mark.parametrize("keys", Sandbox.variants["enrich_keys"])
+async def test_enrich_result_keys_pass_through_as_sent(server: EnrichServer, keys: str) -> None:
+    audiencelab(server).pin(enrich_keys=keys)
+    async with connect(server) as client:
+        result = await client.call_tool(
+            "audiencelab_enrich_contact", {"filter": {"email": "ada@example.com"}, "fields": ["company", "b2b_email"]}
+        )
+    assert result.structured_content is not None, result.content
+    [match] = result.structured_content["result"]
+    company = "company_name" if keys == "example" else "company"  # the document's example answer renames it
+    assert match == {"email": "ada@example.com", company: "Example Analytics", "b2b_email": "ada@example.com"}
