@@ -116,7 +116,7 @@ async def test_error_mapping_after_retries(status: int, cls: type[Exception]) ->
     handler, _ = sequence(*[httpx.Response(status, json={"error": "went wrong"})] * 4)
     http = make_http(handler)
     with pytest.raises(cls) as info:
-        await http.json("POST", "/things", json_body={"a": 1})
+        await http.json("PUT", "/things", json_body={"a": 1})
     assert f"HTTP {status}" in str(info.value) and "went wrong" in str(info.value)
     assert http.log.last_error is not None
 

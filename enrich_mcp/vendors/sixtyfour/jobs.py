@@ -299,7 +299,11 @@ class WorkflowRunHandler:
     async def submit(self, job: Job, ctl: JobControl) -> PollOutcome | None:
         request = job.request
         job.vendor_job_id = await ctl.step(
-            "run", lambda: self.client.run_workflow(request["workflow_id"], request["webhook_payload"])
+            "run",
+            # The job id as Idempotency-Key: a resend (also after a restart) returns the run already started.
+            lambda: self.client.run_workflow(
+                request["workflow_id"], request["webhook_payload"], idempotency_key=f"enrich-mcp-{job.id}"
+            ),
         )
         return None
 

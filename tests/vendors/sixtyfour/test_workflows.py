@@ -102,7 +102,9 @@ async def test_known_documented_routes_do_not_fall_back(server: EnrichServer) ->
     sandbox = server.runtime.sandboxes["sixtyfour"]
     async with connect(server) as client:
         await _create(client)
-        missing = await client.call_tool("sixtyfour_delete_workflow", {"workflow_id": "no-such-workflow"})
+        missing = await client.call_tool(
+            "sixtyfour_delete_workflow", {"workflow_id": "00000000-0000-4000-8000-00000000ffff"}
+        )
     assert missing.is_error and "HTTP 404" in missing.content[0].text  # type: ignore[union-attr]
     assert sandbox.calls("POST", "/workflows/delete_workflow") == []
 
