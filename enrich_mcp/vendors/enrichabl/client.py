@@ -35,8 +35,11 @@ def _object(body: Any, what: str) -> dict[str, Any]:
     return body
 
 
-def _pipeline(pipeline_id: str) -> str:
-    """Enrichabl ids are UUIDs (the document: "We don't reveal whether a given UUID exists")."""
+def pipeline_segment(pipeline_id: str) -> str:
+    """``pipeline_id`` checked and encoded for a path (raises InputError).
+
+    Enrichabl ids are UUIDs (the document: "We don't reveal whether a given UUID exists").
+    """
     return segment(pipeline_id, name="pipeline_id", pattern=UUID_PATTERN)
 
 
@@ -60,7 +63,7 @@ class EnrichablClient:
 
     async def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
         return await self.http.json(
-            "GET", f"/pipelines/{_pipeline(pipeline_id)}", parse=lambda b: _object(b, "GET /pipelines/:id")
+            "GET", f"/pipelines/{pipeline_segment(pipeline_id)}", parse=lambda b: _object(b, "GET /pipelines/:id")
         )
 
     async def create_pipeline(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +79,7 @@ class EnrichablClient:
         """
         return await self.http.json(
             "POST",
-            f"/pipelines/{_pipeline(pipeline_id)}/leads",
+            f"/pipelines/{pipeline_segment(pipeline_id)}/leads",
             content=body,
             headers={"Content-Type": "application/json"},
             parse=lambda b: _object(b, "POST /pipelines/:id/leads"),
@@ -86,7 +89,7 @@ class EnrichablClient:
         """One page: ``{"data": [...], "pagination": {limit, offset, total, has_more}}``."""
         return await self.http.json(
             "GET",
-            f"/pipelines/{_pipeline(pipeline_id)}/leads",
+            f"/pipelines/{pipeline_segment(pipeline_id)}/leads",
             params={"limit": limit, "offset": offset},
             parse=_leads_page,
         )
@@ -106,7 +109,7 @@ class EnrichablClient:
     async def add_column(self, pipeline_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self.http.json(
             "POST",
-            f"/pipelines/{_pipeline(pipeline_id)}/columns",
+            f"/pipelines/{pipeline_segment(pipeline_id)}/columns",
             json_body=body,
             parse=lambda b: _object(b, "POST /pipelines/:id/columns"),
         )
