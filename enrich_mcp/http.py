@@ -57,6 +57,7 @@ from enrich_mcp.errors import (
     redact,
     redact_value,
 )
+from enrich_mcp.sendmark import mark_sending
 
 logger = logging.getLogger(__name__)
 
@@ -363,6 +364,8 @@ class VendorHTTP:
             self.log.requests += 1
             extensions = {"enrich_mcp_attempt": attempt, _SAFE_EXTENSION: safe}
             response: httpx.Response | None = None
+            if not safe:
+                await mark_sending()  # the ledger notes "may have left" before any byte does
             try:
                 response = await self.client.request(
                     method,
