@@ -142,7 +142,7 @@ class VendorResponseLost(VendorError):
     """The outcome is unknown: the vendor may have done (and billed) the work. Never resent blindly."""
 
     hint = (
-        "The request may have been processed (and charged) although its answer was lost, so it was not resent. "
+        "The request may have been processed (and charged), so it was not resent. "
         "Check the job list (list_jobs) or the vendor's dashboard before retrying."
     )
 
@@ -151,9 +151,9 @@ class VendorResponseUnreadable(VendorResponseLost):
     """The vendor accepted the request (2xx), so it may have billed, but the answer cannot be read."""
 
     hint = (
-        "The vendor accepted the request (it may have charged for it) but its answer could not be read, "
-        "so it was not resent. Check the job list (list_jobs) or the vendor's dashboard before retrying, "
-        "and report this to the enrich-mcp maintainers."
+        "The vendor accepted the request and may have charged for it, so it was not resent. "
+        "Check the job list (list_jobs) or the vendor's dashboard before retrying; "
+        "if this repeats, report it to the enrich-mcp maintainers."
     )
 
 

@@ -17,7 +17,8 @@ a forgotten flag fails safe.
   a read timeout or a connection dropped after sending means the outcome is
   unknown: :class:`~enrich_mcp.errors.VendorResponseLost`, never resent. A 2xx
   whose body cannot be read is :class:`~enrich_mcp.errors.VendorResponseUnreadable`
-  (accepted, maybe billed).
+  (accepted, maybe billed). Right before an unsafe request goes out,
+  :func:`~enrich_mcp.sendmark.mark_sending` lets the ledger note that it may have left.
 * API calls never follow redirects (a 3xx is an error), so a key only ever goes
   to the vendor's own base URL. Signed result URLs are fetched by :meth:`VendorHTTP.download`
   without any key, under one policy for every vendor (:meth:`VendorHTTP.check_download_url`).
@@ -381,11 +382,11 @@ class VendorHTTP:
                 failure: VendorError = VendorUnavailable(self.vendor, f"could not connect ({type(exc).__name__})")
             except httpx.DecodingError as exc:
                 # The vendor answered, but its body cannot be decoded.
-                raise self._unreadable(where, safe, f"its body could not be decoded ({type(exc).__name__})") from None
+                raise self._unreadable(where, safe, f"its body could not be decoded: {type(exc).__name__}") from None
             except httpx.TransportError as exc:
                 # Sent, but the answer was lost: the vendor may have done (and billed) the work.
                 if not safe:
-                    raise self._lost(where, f"no answer arrived ({type(exc).__name__})") from None
+                    raise self._lost(where, f"no answer arrived: {type(exc).__name__}") from None
                 failure = VendorUnavailable(self.vendor, f"request failed ({type(exc).__name__})")
             else:
                 self._observe_rate_headers(response)
@@ -493,16 +494,12 @@ class VendorHTTP:
         raise VendorProtocolError(self.vendor, f"a download was redirected more than {MAX_DOWNLOAD_REDIRECTS} times")
 
     def _lost(self, where: str, reason: str, *, status: int | None = None) -> VendorResponseLost:
-        error = VendorResponseLost(
-            self.vendor,
-            self.redact(f"{where} may have been processed, but its answer was lost: {reason}"),
-            status=status,
-        )
+        error = VendorResponseLost(self.vendor, self.redact(f"{where}: the answer was lost ({reason})."), status=status)
         self._record_error(str(error))
         return error
 
     def _unreadable(self, where: str, safe: bool, reason: str, *, status: int | None = None) -> VendorError:
-        message = self.redact(f"{where} answered, but {reason}")
+        message = self.redact(f"{where}: the answer could not be read ({reason}).")
         error: VendorError = (
             VendorProtocolError(self.vendor, message, status=status)
             if safe
@@ -518,14 +515,20 @@ class VendorHTTP:
         except (httpx.InvalidURL, TypeError, ValueError):
             host = ""
         message = self.redact(
-            f"{where} answered with a redirect to {host or 'an unknown location'}; API calls never follow "
-            "redirects, so nothing (and no key) was sent there"
+            f"{where} answered with a redirect to {host or 'an unknown location'}, which API calls never "
+            "follow (no key was sent there)."
         )
         hint = f"Check the {self.vendor} base URL setting: the API may have moved."
         # 301/302/303 after a POST can mean "done, see there" (the work may be billed); 307/308 mean "send it
         # there instead", so nothing was done.
         if not safe and response.status_code not in {307, 308}:
-            error: VendorError = VendorResponseUnreadable(self.vendor, message, status=response.status_code)
+            error: VendorError = VendorResponseUnreadable(
+                self.vendor,
+                message,
+                status=response.status_code,
+                hint="A redirect after this request can mean it was done (and charged), so it was not resent. "
+                f"Check the job list (list_jobs) or the vendor's dashboard before retrying. {hint}",
+            )
         else:
             error = VendorProtocolError(self.vendor, message, status=response.status_code, hint=hint)
         self._record_error(str(error))

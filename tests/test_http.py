@@ -262,9 +262,9 @@ async def test_failures_after_sending_lose_an_unsafe_request(error: type[Excepti
         await http.json("POST", "/pipelines", json_body={"pipeline_name": "x"})  # not paid, but a create
     assert len(seen) == 1
     assert info.value.status is None
-    assert "POST /v1/pipelines may have been processed" in str(info.value)
+    assert "POST /v1/pipelines: the answer was lost (no answer arrived: " in str(info.value)
     assert "list_jobs" in str(info.value) and "dashboard" in str(info.value)
-    assert http.log.last_error is not None and "may have been processed" in http.log.last_error
+    assert http.log.last_error is not None and "answer was lost" in http.log.last_error
 
 
 async def test_response_lost_on_504_names_the_status_and_says_check_before_retrying() -> None:
