@@ -21,6 +21,7 @@ from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
 from tests.conftest import connect
 from tests.jobs_fakes import Changes, FakeHandler, FakeVendor, fake_server
+from tests.vendors.sixtyfour.test_workflows import _create as _create_workflow  # pyright: ignore[reportPrivateUsage]
 
 LEAD = {"name": "Ada Lovelace", "company": "Analytical Engines"}
 
@@ -406,3 +407,53 @@ async def test_the_poller_runs_while_any_session_is_open(build: Callable[..., En
                 out = await call(client, "fake_search", query="q", wait_seconds=5)
             assert out["job"]["status"] == "completed"
     assert not runtime.jobs.running
+
+
+# -- "unknown" is a last resort: idempotent steps are resent safely ---------------------------------
+
+
+async def test_a_workflow_run_carries_a_stable_idempotency_key(build: Callable[..., EnrichServer]) -> None:
+    server = build(toolsets=["sixtyfour"], poll_interval_seconds=60)
+    sandbox = server.runtime.sandboxes["sixtyfour"]
+    async with connect(server) as client:
+        workflow = (await _create_workflow(client))["id"]
+        out = await call(
+            client, "sixtyfour_run_workflow", workflow_id=workflow, webhook_payload=[{"name": "Ada"}], wait_seconds=0
+        )
+    [run] = sandbox.calls("POST", "/workflows/run")
+    assert run.headers["Idempotency-Key"] == f"enrich-mcp-{out['job']['job_id']}-run"
+
+
+async def test_a_resend_safe_step_that_may_have_left_is_sent_again_not_parked(
+    make_settings: Callable[..., Settings],
+) -> None:
+    class Reusable(FakeHandler):
+        async def submit(self, job: Job, ctl: JobControl) -> PollOutcome | None:
+            await ctl.step("submit", lambda: self.vendor_state.submit(job.request), resend_safe=True)
+            return None
+
+    settings = make_settings(toolsets=["core"])
+    store = SqliteJobStore(settings.home / "jobs.sqlite3")
+    await store.insert(
+        Job(
+            id="resend1",
+            vendor="fake",
+            kind="fake.search",
+            tool="t",
+            request={"query": "q"},
+            state={"phase": "submit", "steps": {"submit": {"status": "sending", "at": 0.0}}},
+        ),
+        owner="dead-process",
+        lease_seconds=-1,
+    )
+    store.close()
+    vendor = FakeVendor()
+    server = build_server(settings)
+    server.runtime.jobs.register(Reusable(vendor))
+    changes = Changes(server.runtime.jobs)
+    try:
+        async with connect(server):
+            done = await changes.until("resend1", lambda j: j.done)
+    finally:
+        server.runtime.close()
+    assert (done.status, vendor.submits) == ("completed", 1)
