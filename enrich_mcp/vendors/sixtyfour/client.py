@@ -183,7 +183,7 @@ class SixtyfourClient:
     async def run_workflow(
         self, workflow_id: str, webhook_payload: list[dict[str, Any]], *, idempotency_key: str | None = None
     ) -> str:
-        """Start a run. With ``idempotency_key`` Sixtyfour deduplicates a resend (the snapshot's ``already_started``)."""
+        """Start a run; with ``idempotency_key`` Sixtyfour drops a resend (the snapshot's ``already_started``)."""
         body = await self.http.json(
             "POST",
             "/workflows/run",
