@@ -214,4 +214,4 @@ async def test_a_lost_run_answer_is_resent_with_the_jobs_idempotency_key(server:
     assert not result.is_error, result.content
     job_id = result.structured_content["job"]["job_id"]  # type: ignore[index]
     runs = sandbox.calls("POST", "/workflows/run")
-    assert [r.headers["idempotency-key"] for r in runs] == [f"enrich-mcp-{job_id}"] * 2
+    assert [r.headers["idempotency-key"] for r in runs] == [f"enrich-mcp-{job_id}-run"] * 2
