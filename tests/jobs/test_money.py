@@ -105,7 +105,7 @@ async def test_the_handle_comes_back_only_after_the_vendor_accepted(build: Calla
 # -- #2, #7 interrupted calls end their reservations ------------------------------------------------
 
 
-async def test_a_client_that_gives_up_mid_call_still_gets_its_paid_answer_recorded(
+async def test_a_slow_paid_call_the_client_stopped_waiting_for_is_recorded_once(
     build: Callable[..., EnrichServer],
 ) -> None:
     gate = anyio.Event()
