@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import pytest
 
 from enrich_mcp.budget import Budget, SpendLedger
-from enrich_mcp.errors import VendorBadRequest
+from enrich_mcp.errors import VendorBadRequest, VendorResponseLost
 from enrich_mcp.sendmark import mark_sending
 from enrich_mcp.tooling import paid_call
 
@@ -52,10 +53,8 @@ async def test_a_call_stopped_past_its_grace_period_after_sending_is_unknown(tmp
         return "never"
 
     try:
-        try:
+        with pytest.raises(VendorResponseLost, match="abandoned"):
             await paid_call(budget, None, call, vendor="v", tool="t", operation="op", grace_seconds=0.05)
-        except Exception as exc:
-            assert "abandoned" in str(exc)
         assert await _statuses(ledger) == [("unknown", 0.05)]
     finally:
         ledger.close()
