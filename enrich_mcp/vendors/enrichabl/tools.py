@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from enrich_mcp.errors import EnrichError
+from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
-from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, authorize, require, run_job
+from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, require, start_job
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, EnrichablClient
 from enrich_mcp.vendors.enrichabl.client import template_id as template_id_of
@@ -38,7 +38,8 @@ from enrich_mcp.vendors.enrichabl.models import (
 from enrich_mcp.vendors.enrichabl.upload import read_csv, upload
 
 PipelineId = Annotated[
-    str, Field(min_length=1, max_length=100, description="pipeline_id from enrichabl_list_pipelines")
+    str,
+    Field(pattern=UUID_PATTERN, description="pipeline_id (a UUID) from enrichabl_list_pipelines"),
 ]
 Limit = Annotated[int | None, Field(ge=1, le=1_000_000, description="Only the N most recent leads of pipeline_id")]
 LeadIds = Annotated[
@@ -49,13 +50,6 @@ LeadIds = Annotated[
         description="Specific lead_id values. pipeline_id may be given too: it is then only used to read results back",
     ),
 ]
-
-
-def raise_if_refused(result: JobResult) -> JobResult:
-    """A run whose start the vendor refused (no vendor id) is a tool error: nothing was started or spent."""
-    if result.job.status == "failed" and result.job.vendor_job_id is None:
-        raise EnrichError(result.job.error or "Enrichabl refused to start the job.")
-    return result
 
 
 def _target(pipeline_id: str | None, limit: int | None, lead_ids: list[str] | None) -> dict[str, Any]:
@@ -70,7 +64,6 @@ def _target(pipeline_id: str | None, limit: int | None, lead_ids: list[str] | No
 
 def register(tools: Toolset, services: VendorServices) -> None:
     client = EnrichablClient(services.http)
-    vendor = services.name
     services.jobs.register(ListLeadsHandler(client))
     services.jobs.register(RunHandler(client, "enrichment"))
     services.jobs.register(RunHandler(client, "validation"))
@@ -95,28 +88,20 @@ def register(tools: Toolset, services: VendorServices) -> None:
         confirm: bool,
     ) -> JobResult:
         units = await units_for(target.get("pipeline_id"), target.get("limit"), target.get("lead_ids"))
-        charge = await authorize(
-            services.budget,
+        result = await start_job(
+            services,
             ctx,
-            vendor=vendor,
+            kind=f"enrichabl.{run}",
             tool=tool,
+            request={"body": body, "target": target, **extra},
+            wait_seconds=wait_seconds,
             operation=operation,
             units=max(units, 1),
             subject=target.get("pipeline_id"),
             confirm=confirm,
-        )
-        result = await run_job(
-            services.jobs,
-            ctx,
-            vendor=vendor,
-            kind=f"enrichabl.{run}",
-            tool=tool,
-            request={"body": body, "target": target, **extra},
-            wait_seconds=services.settings.default_wait_seconds if wait_seconds is None else wait_seconds,
-            charge=charge,
             total=float(units),
         )
-        return raise_if_refused(result)
+        return result
 
     # -- pipelines -------------------------------------------------------------------------------
 
@@ -202,14 +187,13 @@ def register(tools: Toolset, services: VendorServices) -> None:
         lead_custom_fields). One page by default; `all: true` exports the whole pipeline as a job.
         """
         if all:
-            result = await run_job(
-                services.jobs,
+            result = await start_job(
+                services,
                 ctx,
-                vendor=vendor,
                 kind=ListLeadsHandler.kind,
                 tool="enrichabl_list_leads",
                 request={"pipeline_id": pipeline_id, "limit": limit or MAX_PAGE, "offset": offset, "fields": fields},
-                wait_seconds=services.settings.default_wait_seconds if wait_seconds is None else wait_seconds,
+                wait_seconds=wait_seconds,
             )
             return LeadsPage(
                 pipeline_id=pipeline_id,
@@ -350,7 +334,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         enrichment_type: Annotated[
             EnrichmentType, Field(description="AI_COLUMN | MULTI_AI_COLUMN | FIRECRAWL_EXTRACT")
         ],
-        pipeline_id: Annotated[str | None, Field(min_length=1, max_length=100)] = None,
+        pipeline_id: PipelineId | None = None,
         limit: Limit = None,
         lead_ids: LeadIds = None,
         ai_template_id: Annotated[str | None, Field(min_length=1, max_length=100, description="AI_COLUMN")] = None,
@@ -426,7 +410,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
     async def enrichabl_start_validation(
         ctx: Context,
         service: Annotated[ValidationService, Field(description="BOUNCEBAN | MAILVERI | HYBRID (needs both keys)")],
-        pipeline_id: Annotated[str | None, Field(min_length=1, max_length=100)] = None,
+        pipeline_id: PipelineId | None = None,
         limit: Limit = None,
         lead_ids: LeadIds = None,
         wait_seconds: WaitSeconds = None,

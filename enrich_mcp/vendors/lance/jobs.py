@@ -50,15 +50,19 @@ class EnrichmentJobHandler:
     async def submit(self, job: Job, ctl: JobControl) -> PollOutcome | None:
         record: dict[str, Any] = {}
 
+        # A trigger resent after a lost answer may find the enrichment its first send started.
+        resent = ctl.step_status("trigger") in ("sending", "submitting", "unknown")
+
         async def send() -> str:
             # What Lance holds before our trigger decides whether the trigger started (and paid for)
             # anything: Lance returns a pending or finished enrichment as is, whoever started it.
-            before = await self._current(job)
+            before = "unknown" if resent else await self._current(job)
             record.update(await self.client.trigger(job.request["person_id"], job.request["field"]))
             job.state["charged"] = charged_by_trigger(before, record)
             return str(record["id"])
 
-        job.vendor_job_id = await ctl.step("trigger", send)
+        # Lance documents the trigger as reusable (a pending or finished enrichment is returned, not restarted).
+        job.vendor_job_id = await ctl.step("trigger", send, resend_safe=True)
         job.state["triggered_at"] = time.time()
         if not record:  # resumed after a restart: the trigger already went through; just poll
             return None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -18,7 +19,8 @@ from enrich_mcp.sandbox.lance import (
     SLOW_PERSON,
     Sandbox,
 )
-from enrich_mcp.server import EnrichServer
+from enrich_mcp.server import EnrichServer, build_server
+from enrich_mcp.settings import Settings
 from tests.conftest import connect
 
 KEY = "sandbox-key-not-secret"
@@ -113,16 +115,26 @@ async def _pending_job(server: EnrichServer, client: Any, args: dict[str, Any]) 
         server.runtime.jobs.listeners.remove(on_change)
 
 
-async def test_pending_enrichment_started_by_an_earlier_call_is_not_charged_again(server: EnrichServer) -> None:
-    args = {"person_id": SLOW_PERSON, "field": "phones"}  # stays pending while the second call triggers it
-    async with connect(server) as client:
-        first = await _pending_job(server, client, args)
-        second = await _pending_job(server, client, args)
-    assert first.vendor_job_id == second.vendor_job_id
-    assert (first.status, first.summary["charged"]) == ("running", True)
-    assert (second.status, second.summary["charged"]) == ("running", False)
-    assert len(lance(server).calls("POST", f"/operations/enrichment/{SLOW_PERSON}")) == 2
-    assert len(lance(server).history()) == 1
+async def test_the_same_enrichment_asked_again_while_pending_returns_the_same_job_free(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # Slow polls keep the first enrichment pending while the second call asks for it again.
+    server = build_server(make_settings(toolsets=["lance"], poll_interval_seconds=60))
+    args = {"person_id": PERSON, "field": "phones", "wait_seconds": 0}
+    try:
+        async with connect(server) as client:
+            first = (await client.call_tool("lance_enrich_person", args)).structured_content
+            second = (await client.call_tool("lance_enrich_person", args)).structured_content
+        assert first is not None and second is not None
+        assert second["job"]["job_id"] == first["job"]["job_id"]
+        assert (first["charged"], second["charged"]) == (True, False)
+        assert second["cost_usd"] == 0.0
+        assert len(lance(server).calls("POST", PATH)) == 1
+        [row] = await server.runtime.budget.ledger.rows()
+        assert row["status"] == "pending"  # one reservation, for the one enrichment still running
+        assert len(lance(server).history()) == 1
+    finally:
+        server.runtime.close()
 
 
 async def test_pending_enrichment_started_outside_enrich_mcp_is_not_charged(server: EnrichServer) -> None:
@@ -150,17 +162,18 @@ async def test_an_unreadable_state_before_the_trigger_counts_as_charged(server: 
 
 
 @pytest.mark.parametrize(
-    ("person", "word", "status"),
-    [(CANCELLED_PERSON, "cancelled", "cancelled"), (ODD_PERSON, ODD_STATUS, "failed")],
+    ("person", "word", "status", "charged"),
+    # A cancelled enrichment keeps its charge (the ledger's rule); a failed one is void.
+    [(CANCELLED_PERSON, "cancelled", "cancelled", True), (ODD_PERSON, ODD_STATUS, "failed", False)],
 )
 async def test_cancelled_and_undocumented_statuses_end_the_job(
-    server: EnrichServer, person: str, word: str, status: str
+    server: EnrichServer, person: str, word: str, status: str, charged: bool
 ) -> None:
     async with connect(server) as client:
         result = await client.call_tool("lance_enrich_person", {"person_id": person, "field": "emails"})
     out = result.structured_content
     assert out is not None, result.content
-    assert (out["status"], out["vendor_status"], out["charged"]) == (status, word, False)
+    assert (out["status"], out["vendor_status"], out["charged"]) == (status, word, charged)
     if word == ODD_STATUS:
         assert out["job"]["error"] == f"Lance reported an undocumented status {word!r}."
 
