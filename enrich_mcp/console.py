@@ -197,9 +197,14 @@ def render(value: Any, *, depth: int = 0) -> RenderableType:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold cyan", no_wrap=True)
         grid.add_column(overflow="fold")
+        tables: list[RenderableType] = []
         for key, item in value.items():
-            grid.add_row(str(key), render(item, depth=depth + 1))
-        return grid
+            if depth == 0 and _is_rows(item):
+                # Top-level rows get the full width below the scalars instead of a squeezed nested table.
+                tables.append(rows_table(item, title=str(key)))
+            else:
+                grid.add_row(str(key), render(item, depth=depth + 1))
+        return Group(grid, *tables) if tables else grid
     if _is_rows(value):
         return rows_table(value)
     if isinstance(value, list):
