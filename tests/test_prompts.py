@@ -97,8 +97,8 @@ async def test_prompts_get_fills_arguments(server: EnrichServer, era: str) -> No
     assert "Facts wanted: not given (if not given, industry, size and location)" in text
     assert "{" not in text.split("\n", 1)[0]
     body = lead_list.messages[0].content.text  # type: ignore[union-attr]
-    assert "Build a lead list of: CFOs of fintechs in Lisbon. At most 40 people" in body
-    assert "Export as not given (if not given, csv)" in body
+    assert "Build a lead list of: CFOs of fintechs in Lisbon.\nMost people to find: 40 (if not given, 25)." in body
+    assert "Export format: not given (if not given, csv)" in body
 
 
 async def test_outreach_prompt_keeps_4runr_placeholders_and_requires_confirmation(server: EnrichServer) -> None:
