@@ -20,15 +20,19 @@ T = TypeVar("T")
 
 
 class Database:
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, *, migrate: Callable[[sqlite3.Connection], None] | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        # Several processes share these files: a writer waits for another's transaction (BEGIN IMMEDIATE)
+        # instead of failing with "database is locked".
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30.0)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
             self._conn.execute(f"PRAGMA {pragma}")
         self._conn.executescript(schema)
+        if migrate is not None:
+            self.run(migrate)
         path.chmod(0o600)
 
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -16,10 +16,11 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import anyio
 import anyio.to_thread
 import diskcache
 
@@ -105,15 +106,24 @@ class CacheStats:
 
 @dataclass(frozen=True)
 class Cached:
-    """A cache answer: the value and whether it came from the cache."""
+    """A cache answer: the value and whether it came from the cache (or from an identical call in flight)."""
 
     value: Any
     hit: bool
     age_seconds: float = 0.0
+    shared: bool = False
+
+
+@dataclass
+class _Flight:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    value: Any = None
+    error: Exception | None = None
 
 
 class ResultCache:
     def __init__(self, store: CacheStore, ttls: dict[str, float] | None = None, default_ttl: float = DEFAULT_TTL):
+        self._flights: dict[str, _Flight] = {}
         self.store = store
         self.ttls = dict(ttls or {})
         self.default_ttl = default_ttl
@@ -157,12 +167,33 @@ class ResultCache:
         ttl: float | None = None,
         cache_if: Callable[[T], bool] | None = None,
     ) -> Cached:
-        """The cached value, or ``fetch()``'s (stored unless ``cache_if`` says no). ``fresh`` skips the read."""
+        """The cached value, or ``fetch()``'s (stored unless ``cache_if`` says no). ``fresh`` skips the read.
+
+        Identical concurrent calls share one fetch (single flight): ten agents asking for the same
+        person at once make one paid vendor call; the others get its answer (or its error).
+        """
         if not fresh and (cached := await self.get(vendor, operation, request, account)) is not None:
             return cached
-        value = await fetch()
-        if cache_if is None or cache_if(value):
-            await self.set(vendor, operation, request, account, value, ttl=ttl)
+        key = self.key(vendor, operation, request, account)
+        flight = self._flights.get(key)
+        if flight is not None:
+            await flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return Cached(flight.value, True, shared=True)
+        flight = _Flight()
+        self._flights[key] = flight
+        try:
+            value = await fetch()
+            if cache_if is None or cache_if(value):
+                await self.set(vendor, operation, request, account, value, ttl=ttl)
+            flight.value = value
+        except BaseException as exc:
+            flight.error = exc if isinstance(exc, Exception) else None
+            raise
+        finally:
+            del self._flights[key]
+            flight.done.set()
         return Cached(value, False)
 
     async def forget(self, needles: list[str]) -> int:

@@ -41,6 +41,7 @@ from enrich_mcp.errors import (
     error_class_for_status,
     redact,
 )
+from enrich_mcp.sendmark import mark_sending
 
 logger = logging.getLogger(__name__)
 
@@ -283,6 +284,8 @@ class VendorHTTP:
             self.log.requests += 1
             extensions = {"enrich_mcp_attempt": attempt}
             response: httpx.Response | None = None
+            if not safe_to_resend:
+                await mark_sending()  # the ledger notes "may have left" before any byte does
             try:
                 response = await self.client.request(
                     method,

@@ -10,10 +10,14 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from enrich_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from enrich_mcp.server import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,25 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
+class RuntimeLifespan:
+    """Run the job poller for the whole app, not per MCP session.
+
+    Each HTTP client gets its own MCP session, and each session enters the server's lifespan;
+    holding the runtime here, at the app's own lifespan, means no session's end stops the poller.
+    """
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        async with self.runtime.serving():
+            await self.app(scope, receive, send)
+
+
 def build_http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765) -> tuple[ASGIApp, str]:
     """The ASGI app and the token it accepts (generated when ENRICH_MCP_HTTP_TOKEN is unset)."""
     from mcp.server.transport_security import TransportSecuritySettings
@@ -56,7 +79,7 @@ def build_http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8
         allowed_origins=[f"http://{h}:{port}" for h in loopback],
     )
     app = server.streamable_http_app(transport_security=security, host=host)
-    return BearerTokenMiddleware(app, token), token
+    return BearerTokenMiddleware(RuntimeLifespan(app, server.runtime), token), token
 
 
 def serve_http(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765) -> None:

@@ -30,7 +30,7 @@ from enrich_mcp import __version__
 from enrich_mcp.budget import Budget, SpendLedger
 from enrich_mcp.cache import DiskCacheStore, ResultCache, account_id, private_dir
 from enrich_mcp.http import RateLimiter, RetryPolicy, VendorHTTP
-from enrich_mcp.jobs import Job, JobManager, SqliteJobStore, job_uri
+from enrich_mcp.jobs import Job, JobManager, SqliteJobStore, job_uri, process_owner
 from enrich_mcp.local import DnsMxResolver, MxResolver
 from enrich_mcp.sandbox import SandboxApp, load_sandbox
 from enrich_mcp.settings import Settings
@@ -77,8 +77,44 @@ class Runtime:
     mx_resolver: MxResolver = field(default_factory=lambda: DnsMxResolver(timeout=2.0))
     """DNS for the local email checks (validate_emails, enrich_person); tests put a stub here."""
     subscribers: dict[str, weakref.WeakSet[Any]] = field(default_factory=dict)
-    _poller_users: int = 0
-    _poller_scope: anyio.CancelScope | None = None
+    _users: int = 0
+    _stopped: anyio.Event | None = None
+    _stop: anyio.Event | None = None
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[Runtime]:
+        """Keep the process's one job poller running while anything uses this runtime.
+
+        HTTP runs one MCP session per client, each entering the server's lifespan: the first user
+        starts the poller in its own task group and every later one shares it. When the first user
+        leaves while others remain, it waits for them (its task group hosts the poller), so the
+        poller lives exactly as long as some session is open. `serve --http` enters this once for
+        the whole app, so no session's end ever stops it there.
+        """
+        self._users += 1
+        try:
+            if self._users > 1:
+                yield self
+                return
+            self._stop, self._stopped = anyio.Event(), anyio.Event()
+            try:
+                async with anyio.create_task_group() as tg:
+                    await tg.start(self.jobs.run)
+                    try:
+                        yield self
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            while self._users > 1:  # others still use the poller this task group hosts
+                                await self._stop.wait()
+                                self._stop = anyio.Event()
+                        tg.cancel_scope.cancel()
+            finally:
+                await self.aclose()
+                self._stopped.set()
+        finally:
+            self._users -= 1
+            if self._stop is not None:
+                self._stop.set()
 
     @property
     def home(self) -> Path:
@@ -133,13 +169,20 @@ def _build_runtime(settings: Settings) -> Runtime:
     for spec in discover_vendors():
         prices.update({f"{spec.name}.{op}": usd for op, usd in spec.prices.items()})
     prices.update(settings.prices)
-    ledger = SpendLedger(home / "spend.sqlite3")
+    owner = process_owner()
+    ledger = SpendLedger(home / "spend.sqlite3", owner=owner, lease_seconds=settings.lease_seconds)
     return Runtime(
         settings=settings,
         cache=ResultCache(DiskCacheStore(home / "cache"), ttls=settings.cache_ttls),
         budget=Budget(ledger, prices, settings.budget_usd, settings.confirm_above_usd),
         jobs=JobManager(
-            SqliteJobStore(home / "jobs.sqlite3"), ledger, poll_interval_override=settings.poll_interval_seconds
+            SqliteJobStore(home / "jobs.sqlite3"),
+            ledger,
+            poll_interval_override=settings.poll_interval_seconds,
+            owner=owner,
+            lease_seconds=settings.lease_seconds,
+            submit_grace_seconds=settings.submit_grace_seconds,
+            accept_timeout_seconds=settings.http_timeout_seconds * 2,
         ),
     )
 
@@ -155,26 +198,8 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[Runtime]:
-        async with anyio.create_task_group() as tg:
-            runtime._poller_users += 1
-            if runtime._poller_users == 1:
-                runtime._poller_scope = anyio.CancelScope()
-
-                async def poll() -> None:
-                    assert runtime._poller_scope is not None
-                    with runtime._poller_scope:
-                        await runtime.jobs.run()
-
-                tg.start_soon(poll)
-            try:
-                yield runtime
-            finally:
-                runtime._poller_users -= 1
-                if runtime._poller_users == 0:
-                    if runtime._poller_scope is not None:
-                        runtime._poller_scope.cancel()
-                    await runtime.aclose()
-                tg.cancel_scope.cancel()
+        async with runtime.serving():
+            yield runtime
 
     server = EnrichServer(
         "enrich-mcp",

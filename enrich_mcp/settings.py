@@ -53,11 +53,18 @@ class Settings(BaseSettings):
     vendors: dict[str, VendorConfig] = Field(default_factory=dict)
 
     # Timing knobs: production defaults; tests shrink them instead of sleeping.
-    default_wait_seconds: float = Field(default=20.0, ge=0)
+    # 4 s: agent frameworks time tool calls out at 5 s (openai-agents' default); past it a job handle comes back.
+    default_wait_seconds: float = Field(default=4.0, ge=0)
     poll_interval_seconds: float | None = Field(
         default=None, gt=0, description="Override every vendor's advised poll interval (tests, demos)."
     )
     http_timeout_seconds: float = Field(default=30.0, gt=0)
+    lease_seconds: float = Field(
+        default=30.0, gt=0, description="How long a process holds a job or a reservation without a heartbeat."
+    )
+    submit_grace_seconds: float = Field(
+        default=10.0, ge=0, description="At shutdown, how long submits and paid calls in flight may finish."
+    )
     http_max_retries: int = Field(default=4, ge=0)
     retry_base_delay_seconds: float = Field(default=0.5, ge=0)
     retry_max_delay_seconds: float = Field(default=20.0, ge=0)

@@ -9,11 +9,13 @@ a tool error whose text a person can act on.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, Protocol, TypeVar
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
@@ -21,9 +23,29 @@ from pydantic import BaseModel, Field
 
 from enrich_mcp.budget import Budget, Charge
 from enrich_mcp.budget import Confirm as ConfirmCallback
-from enrich_mcp.cache import Cached
-from enrich_mcp.errors import EnrichError, InputError
-from enrich_mcp.jobs import JobManager, JobResult
+from enrich_mcp.cache import Cached, canonical
+from enrich_mcp.errors import EnrichError, InputError, VendorResponseLost
+from enrich_mcp.jobs import JobResult
+
+if TYPE_CHECKING:
+    from enrich_mcp.jobs import JobManager
+    from enrich_mcp.settings import Settings
+
+
+class JobServices(Protocol):
+    """What starting a job needs (a vendor's ``VendorServices`` has it all)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def jobs(self) -> JobManager: ...
+    @property
+    def budget(self) -> Budget: ...
+    @property
+    def settings(self) -> Settings: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +60,7 @@ WaitSeconds = Annotated[
     Field(
         ge=0,
         le=600,
-        description="Seconds to wait for the job to finish before returning a job handle (default 20; 0 = at once)",
+        description="Seconds to wait for the job to finish before returning a job handle (default 4; 0 = at once)",
     ),
 ]
 
@@ -170,8 +192,14 @@ async def paid_call(
     subject: str | None = None,
     confirm: bool = False,
     actual_usd: Callable[[R], float | None] | None = None,
+    grace_seconds: float = 60.0,
 ) -> R:
-    """Run one synchronous credit-spending call under the budget: errors spend nothing."""
+    """Run one synchronous credit-spending call under the budget, and record how it ended.
+
+    The call is shielded from cancellation (the client gave up, the server is stopping) for up to
+    ``grace_seconds``: a request that reached the vendor is paid for, so its answer is still read,
+    cached by the caller and settled, instead of being abandoned as "unknown".
+    """
     async with budget.spend(
         vendor=vendor,
         tool=tool,
@@ -181,37 +209,73 @@ async def paid_call(
         confirmed=confirm,
         confirm=confirmer(ctx),
     ) as charge:
-        result = await call()
-        await charge.settle(actual_usd(result) if actual_usd else None)
-    return result
+        answered: list[R] = []
+        with anyio.CancelScope(shield=True) as scope:
+            scope.deadline = anyio.current_time() + grace_seconds
+            answered.append(await call())
+            await charge.settle(actual_usd(answered[0]) if actual_usd else None)
+        if not answered:
+            raise VendorResponseLost(vendor, f"{tool} took longer than {grace_seconds:g} s; its answer was abandoned")
+    return answered[0]
 
 
-async def run_job(
-    jobs: JobManager,
+def dedup_key(tool: str, request: Mapping[str, Any], account: str) -> str:
+    """Identity of a job-starting request: the same tool, canonical arguments and account."""
+    return hashlib.sha256(f"{tool}\0{canonical(request)}\0{account}".encode()).hexdigest()
+
+
+async def start_job(
+    services: JobServices,
     ctx: Context[Any, Any] | None,
     *,
-    vendor: str,
     kind: str,
     tool: str,
     request: Mapping[str, Any],
-    wait_seconds: float,
-    charge: Charge | None = None,
+    wait_seconds: float | None,
+    operation: str | None = None,
+    units: float = 1,
+    subject: str | None = None,
+    confirm: bool = False,
+    fresh: bool = False,
     total: float | None = None,
 ) -> JobResult:
-    """Start a job, wait up to ``wait_seconds`` (reporting progress), return the result or a handle."""
-    try:
-        job = await jobs.start(vendor=vendor, kind=kind, tool=tool, request=request, charge=charge, total=total)
-    except BaseException:
-        if charge is not None:
-            await charge.void()
-        raise
-    job = await jobs.wait(job.id, wait_seconds, progress_reporter(ctx))
-    return await jobs.outcome(job)
+    """The one way a tool starts long work: find or authorize, start, wait, answer.
+
+    The same request while its job is unfinished returns that job (no second charge); ``fresh``
+    starts a new one. ``operation`` (with ``units``) reserves its estimated cost first. The answer
+    comes once the vendor accepted the submit; a refusal is raised as a tool error.
+    """
+    jobs = services.jobs
+    wait = services.settings.default_wait_seconds if wait_seconds is None else wait_seconds
+    key = None if fresh else dedup_key(tool, request, services.account)
+    if key is not None and (existing := await jobs.find_open(key)) is not None:
+        job = await jobs.wait(existing.id, wait, progress_reporter(ctx))
+        return await jobs.outcome(job, reused=True)
+    charge = None
+    if operation is not None:
+        charge = await authorize(
+            services.budget,
+            ctx,
+            vendor=services.name,
+            tool=tool,
+            operation=operation,
+            units=units,
+            subject=subject,
+            confirm=confirm,
+        )
+    job, created = await jobs.start(
+        vendor=services.name, kind=kind, tool=tool, request=request, charge=charge, total=total, dedup_key=key
+    )
+    job = await jobs.wait(job.id, wait, progress_reporter(ctx))
+    return await jobs.outcome(job, reused=not created)
 
 
 def cache_note(cached: Cached) -> dict[str, Any]:
     """The ``cache`` field tools add to their answer."""
-    return {"hit": cached.hit, "age_seconds": round(cached.age_seconds, 1)}
+    note: dict[str, Any] = {"hit": cached.hit, "age_seconds": round(cached.age_seconds, 1)}
+    if cached.shared:
+        note["shared_with_identical_call"] = True
+    return note
 
 
 def require(condition: bool, message: str) -> None:

@@ -21,6 +21,7 @@ FAST = {
     "retry_base_delay_seconds": 0.0,
     "retry_max_delay_seconds": 0.0,
     "retry_after_cap_seconds": 0.0,
+    "submit_grace_seconds": 0.5,
 }
 
 _VENDOR_VARS = ("SIXTYFOUR", "AUDIENCELAB", "LANCE", "ENRICHABL", "FOURRUNR")

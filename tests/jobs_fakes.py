@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -19,8 +20,9 @@ from mcp.server.mcpserver import Context
 
 from enrich_mcp.errors import VendorError
 from enrich_mcp.jobs import Job, JobControl, JobManager, JobResult, PollOutcome
+from enrich_mcp.sendmark import mark_sending
 from enrich_mcp.server import EnrichServer
-from enrich_mcp.tooling import run_job
+from enrich_mcp.tooling import start_job
 
 STAGES = ("queued", "running", "completed")
 # The vendor's own words, so tests can see normalisation keep them.
@@ -48,6 +50,8 @@ class FakeVendor:
     poll_gate: anyio.Event | None = None
     # When set, a submit is recorded and then hangs on it (a crash "after the vendor got it").
     hang_after_submit: anyio.Event | None = None
+    # When set, a submit waits on it before sending anything (killed here, nothing reached the vendor).
+    hang_before_send: anyio.Event | None = None
     # When set, a completed job returns these rows instead of ``rows`` generated ones.
     payload: list[dict[str, Any]] | None = None
     submitted: anyio.Event = field(default_factory=anyio.Event)
@@ -74,6 +78,9 @@ class FakeVendor:
             await event.wait()
 
     async def submit(self, request: dict[str, Any]) -> str:
+        if self.hang_before_send is not None:  # stuck before any byte left (a rate limiter, a slow DNS)
+            await self.hang_before_send.wait()
+        await mark_sending()  # what the HTTP client does right before a paid request leaves
         self.submits += 1
         vendor_id = f"v{self.submits}"
         self.jobs[vendor_id] = FakeVendorJob(request=dict(request))
@@ -158,19 +165,31 @@ class FakeHandler:
 
 def add_fake_tool(server: EnrichServer, handler: FakeHandler) -> None:
     """Register ``handler`` and a ``fake_search`` tool that starts its jobs through :func:`run_job`."""
-    server.runtime.jobs.register(handler)
-    jobs: JobManager = server.runtime.jobs
+    runtime = server.runtime
+    runtime.jobs.register(handler)
+    services: Any = SimpleNamespace(
+        name=handler.vendor, account="fake-account", jobs=runtime.jobs, budget=runtime.budget, settings=runtime.settings
+    )
 
-    async def fake_search(query: str, wait_seconds: float = 0.0, ctx: Context[Any, Any] | None = None) -> JobResult:
-        """Start a fake search job."""
-        return await run_job(
-            jobs,
+    async def fake_search(
+        query: str,
+        wait_seconds: float = 0.0,
+        fresh: bool = False,
+        price_usd: float | None = None,
+        ctx: Context[Any, Any] | None = None,
+    ) -> JobResult:
+        """Start a fake search job (``price_usd`` reserves that much as the ``fake.search`` operation)."""
+        if price_usd is not None:
+            runtime.budget.prices["fake.search"] = price_usd
+        return await start_job(
+            services,
             ctx,
-            vendor=handler.vendor,
             kind=handler.kind,
             tool="fake_search",
             request={"query": query},
             wait_seconds=wait_seconds,
+            operation="search" if price_usd is not None else None,
+            fresh=fresh,
         )
 
     server.add_tool(fake_search, name="fake_search", structured_output=True)

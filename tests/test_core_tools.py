@@ -64,9 +64,11 @@ async def test_forget_person_leaves_no_trace_under_home(server: EnrichServer) ->
         id="job-erasure", vendor="sixtyfour", kind="sixtyfour.find_emails_bulk", tool="sixtyfour_find_emails_bulk"
     )
     job.request, job.status, job.result_count = {"leads": [ADA]}, "completed", 2
-    await runtime.jobs.store.insert(job)
-    await runtime.jobs.store.add_results(
-        job.id,
+    job.status = "running"
+    await runtime.jobs.store.insert(job, owner="test", lease_seconds=30)
+    job.status = "completed"
+    await runtime.jobs.store.update(
+        job,
         [{**ADA, "email": ADA_EMAIL}, {"name": "Grace Hopper", "company": "Navy", "email": "grace@navy.example.com"}],
     )
 

@@ -224,20 +224,20 @@ async def test_a_poll_in_flight_cannot_undo_a_cancel(make_settings: Callable[...
     changes = Changes(jobs)
     try:
         async with connect(server):
-            job = await jobs.start(vendor="fake", kind="fake.search", tool="t", request={"query": "q"})
+            job, _ = await jobs.start(vendor="fake", kind="fake.search", tool="t", request={"query": "q"})
             with anyio.fail_after(5):
                 await vendor.until(lambda: vendor.polls_started == 1)
             # The first poll is now parked at the vendor; cancel under it.
             ended, at_vendor = await jobs.cancel(job.id)
             assert ended.status == "cancelled" and at_vendor is False
-            assert "vendor has no cancel" in (ended.message or "")
+            assert "has no way to cancel" in (ended.message or "")
             assert vendor.poll_gate is not None
             vendor.poll_gate.set()
             with anyio.fail_after(5):
                 await vendor.until(lambda: vendor.poll_count == 1)
             # Finish another job: by then the parked poll's answer has been applied (or refused).
             vendor.running_polls = 0
-            other = await jobs.start(vendor="fake", kind="fake.search", tool="t", request={"query": "r"})
+            other, _ = await jobs.start(vendor="fake", kind="fake.search", tool="t", request={"query": "r"})
             await changes.until(other.id, lambda j: j.done)
             stored = await jobs.get(job.id)
             assert stored.status == "cancelled"
@@ -253,18 +253,23 @@ async def test_a_job_cancelled_while_submitting_is_cancelled_at_the_vendor_once_
     server = _server(make_settings, vendor)
     jobs = server.runtime.jobs
     try:
-        async with connect(server):
-            job = await jobs.start(vendor="fake", kind="fake.search", tool="t", request={"query": "q"})
+        async with connect(server), anyio.create_task_group() as tg:
+            tg.start_soon(lambda: jobs.start(vendor="fake", kind="fake.search", tool="t", request={"query": "q"}))
             with anyio.fail_after(5):
                 await vendor.submitted.wait()
+            [job] = await jobs.list()
             ended, at_vendor = await jobs.cancel(job.id)
             assert ended.status == "cancelled" and at_vendor is False
+            assert "submit was in flight" in (ended.message or "")
             assert vendor.hang_after_submit is not None
             vendor.hang_after_submit.set()
             with anyio.fail_after(5):
                 await vendor.until(lambda: vendor.cancels == ["v1"])
-            assert (await jobs.get(job.id)).status == "cancelled"
+            stored = await jobs.get(job.id)
+            assert stored.status == "cancelled"
             assert vendor.poll_count == 0
+        stored = await jobs.get(job.id)
+        assert stored.summary["cancelled_at_vendor"] is True and stored.summary["vendor_job_id"] == "v1"
     finally:
         server.runtime.close()
 
@@ -317,9 +322,11 @@ async def test_a_step_found_submitting_after_a_crash_makes_the_job_unknown_and_i
             kind="fake.search",
             tool="fake_search",
             request={"query": "q"},
-            # The intent was written, then the process died before the vendor's id was stored.
-            state={"phase": "submit", "steps": {"submit": {"status": "submitting", "at": 0.0}}},
-        )
+            # The request was on its way, then the process died before the vendor's id was stored.
+            state={"phase": "submit", "steps": {"submit": {"status": "sending", "at": 0.0}}},
+        ),
+        owner="dead-process",
+        lease_seconds=-1,
     )
     store.close()
 
@@ -344,11 +351,12 @@ async def test_a_server_stopped_while_the_submit_was_in_flight_reports_unknown_a
     vendor = FakeVendor(hang_after_submit=anyio.Event())  # the vendor got it; the answer never comes back
     server_a = _server(make_settings, vendor)
     try:
-        async with connect(server_a, mode=era) as client:
-            handle = await _call(client, "fake_search", query="q", wait_seconds=0)
-            job_id = handle["job"]["job_id"]
+        async with connect(server_a, mode=era) as client, anyio.create_task_group() as tg:
+            tg.start_soon(lambda: client.call_tool("fake_search", {"query": "q", "wait_seconds": 0}))
             with anyio.fail_after(5):
                 await vendor.submitted.wait()
+            tg.cancel_scope.cancel()  # the client gives up; then the server stops (past the grace period)
+        [job] = await server_a.runtime.jobs.list()
     finally:
         server_a.runtime.close()
 
@@ -357,11 +365,11 @@ async def test_a_server_stopped_while_the_submit_was_in_flight_reports_unknown_a
     changes = Changes(server_b.runtime.jobs)
     try:
         async with connect(server_b, mode=era):
-            job = await changes.until(job_id, lambda j: j.done)
+            job = await changes.until(job.id, lambda j: j.done)
     finally:
         server_b.runtime.close()
     assert job.status == "unknown"
-    assert job.state["steps"]["submit"]["status"] == "submitting"
+    assert job.state["steps"]["submit"]["status"] == "unknown"
     assert "was not sent again" in (job.error or "")
     assert vendor.submits == 1
 
@@ -370,7 +378,11 @@ async def test_a_job_written_but_never_sent_is_submitted_on_restart(make_setting
     settings = make_settings()
     store = SqliteJobStore(settings.home / "jobs.sqlite3")
     # Stopped after the ledger write but before the submit step began: safe to send now.
-    await store.insert(Job(id="unsent1", vendor="fake", kind="fake.search", tool="t", state={"phase": "submit"}))
+    await store.insert(
+        Job(id="unsent1", vendor="fake", kind="fake.search", tool="t", state={"phase": "submit"}),
+        owner="dead-process",
+        lease_seconds=-1,
+    )
     store.close()
     vendor = FakeVendor()
     server = _server(make_settings, vendor)
@@ -399,9 +411,9 @@ async def test_a_store_update_never_reopens_an_ended_job(tmp_path: Any) -> None:
     store = SqliteJobStore(tmp_path / "jobs.sqlite3")
     try:
         job = Job(id="j1", vendor="fake", kind="k", tool="t")
-        await store.insert(job)
+        await store.insert(job, owner="me", lease_seconds=30)
         job.status = "running"
-        assert await store.update(job, [{"a": 1}])
+        assert await store.update(job, [{"a": 1}], owner="me")
         assert (await store.get("j1")).result_count == 1  # type: ignore[union-attr]
         job.status = "cancelled"
         assert await store.update(job)

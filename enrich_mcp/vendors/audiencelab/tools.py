@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field, ValidationError
 
-from enrich_mcp.errors import EnrichError, VendorProtocolError
+from enrich_mcp.errors import VendorProtocolError
 from enrich_mcp.jobs import JobResult
-from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, authorize, cache_note, paid_call, require, run_job
+from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, cache_note, paid_call, require, start_job
 from enrich_mcp.vendors.audiencelab.client import MAX_PAGE_SIZE, AudienceLabClient
 from enrich_mcp.vendors.audiencelab.jobs import EnrichmentJobHandler
 from enrich_mcp.vendors.audiencelab.models import (
@@ -24,11 +24,8 @@ from enrich_mcp.vendors.base import VendorServices
 
 
 def checked(result: JobResult) -> JobResult:
-    """Refused submits become tool errors; a gs:// delivery's fetch instructions become the next step."""
+    """A gs:// delivery's fetch instructions become the next step."""
     job = result.job
-    if job.status == "failed" and job.vendor_job_id is None:
-        # AudienceLab refused the job (bad input, key, outage): nothing was started or spent.
-        raise EnrichError(job.error or "AudienceLab refused the enrichment job.")
     if job.status == "completed" and str(job.summary.get("csv_url", "")).startswith("gs://") and job.message:
         result.next_step = job.message
     return result
@@ -130,25 +127,17 @@ def register(tools: Toolset, services: VendorServices) -> None:
         if columns:
             request["columns"] = columns
         request["records"] = records
-        charge = await authorize(
-            services.budget,
+        result = await start_job(
+            services,
             ctx,
-            vendor=vendor,
+            kind=EnrichmentJobHandler.kind,
             tool="audiencelab_enrich_contacts_bulk",
+            request=request,
+            wait_seconds=wait_seconds,
             operation="enrichment_record",
             units=len(records),
             subject=name,
             confirm=confirm,
-        )
-        result = await run_job(
-            services.jobs,
-            ctx,
-            vendor=vendor,
-            kind=EnrichmentJobHandler.kind,
-            tool="audiencelab_enrich_contacts_bulk",
-            request=request,
-            wait_seconds=services.settings.default_wait_seconds if wait_seconds is None else wait_seconds,
-            charge=charge,
             total=len(records),
         )
         return checked(result)

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from enrich_mcp.errors import EnrichError
 from enrich_mcp.jobs import JobResult
-from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, authorize, require, run_job
+from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, require, start_job
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, TEMPLATE_ID_FIELDS, EnrichablClient
 from enrich_mcp.vendors.enrichabl.jobs import ListLeadsHandler, RunHandler
@@ -49,13 +48,6 @@ LeadIds = Annotated[
 ]
 
 
-def raise_if_refused(result: JobResult) -> JobResult:
-    """A run whose start the vendor refused (no vendor id) is a tool error: nothing was started or spent."""
-    if result.job.status == "failed" and result.job.vendor_job_id is None:
-        raise EnrichError(result.job.error or "Enrichabl refused to start the job.")
-    return result
-
-
 def _target(pipeline_id: str | None, limit: int | None, lead_ids: list[str] | None) -> dict[str, Any]:
     """Check the three documented target modes; the body sends exactly one of them."""
     require(bool(pipeline_id or lead_ids), "Give pipeline_id (whole pipeline, or top `limit`) or lead_ids.")
@@ -68,7 +60,6 @@ def _target(pipeline_id: str | None, limit: int | None, lead_ids: list[str] | No
 
 def register(tools: Toolset, services: VendorServices) -> None:
     client = EnrichablClient(services.http)
-    vendor = services.name
     services.jobs.register(ListLeadsHandler(client))
     services.jobs.register(RunHandler(client, "enrichment"))
     services.jobs.register(RunHandler(client, "validation"))
@@ -93,28 +84,20 @@ def register(tools: Toolset, services: VendorServices) -> None:
         confirm: bool,
     ) -> JobResult:
         units = await units_for(target.get("pipeline_id"), target.get("limit"), target.get("lead_ids"))
-        charge = await authorize(
-            services.budget,
+        result = await start_job(
+            services,
             ctx,
-            vendor=vendor,
+            kind=f"enrichabl.{run}",
             tool=tool,
+            request={"body": body, "target": target, **extra},
+            wait_seconds=wait_seconds,
             operation=operation,
             units=max(units, 1),
             subject=target.get("pipeline_id"),
             confirm=confirm,
-        )
-        result = await run_job(
-            services.jobs,
-            ctx,
-            vendor=vendor,
-            kind=f"enrichabl.{run}",
-            tool=tool,
-            request={"body": body, "target": target, **extra},
-            wait_seconds=services.settings.default_wait_seconds if wait_seconds is None else wait_seconds,
-            charge=charge,
             total=float(units),
         )
-        return raise_if_refused(result)
+        return result
 
     # -- pipelines -------------------------------------------------------------------------------
 
@@ -200,14 +183,13 @@ def register(tools: Toolset, services: VendorServices) -> None:
         lead_custom_fields). One page by default; `all: true` exports the whole pipeline as a job.
         """
         if all:
-            result = await run_job(
-                services.jobs,
+            result = await start_job(
+                services,
                 ctx,
-                vendor=vendor,
                 kind=ListLeadsHandler.kind,
                 tool="enrichabl_list_leads",
                 request={"pipeline_id": pipeline_id, "limit": limit or MAX_PAGE, "offset": offset, "fields": fields},
-                wait_seconds=services.settings.default_wait_seconds if wait_seconds is None else wait_seconds,
+                wait_seconds=wait_seconds,
             )
             return LeadsPage(
                 pipeline_id=pipeline_id,

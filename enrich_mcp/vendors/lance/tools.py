@@ -8,8 +8,8 @@ from uuid import UUID
 from mcp.server.mcpserver import Context
 from pydantic import Field, ValidationError
 
-from enrich_mcp.errors import EnrichError, VendorNotFound, VendorProtocolError
-from enrich_mcp.tooling import Toolset, authorize, run_job
+from enrich_mcp.errors import VendorNotFound, VendorProtocolError
+from enrich_mcp.tooling import Toolset, start_job
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.lance.client import LanceClient
 from enrich_mcp.vendors.lance.jobs import STATUS, EnrichmentJobHandler
@@ -40,7 +40,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         ctx: Context,
         wait_seconds: Annotated[
             float | None,
-            Field(ge=0, le=600, description="Wait this long for Lance (0: return a handle at once; default 20)"),
+            Field(ge=0, le=600, description="Wait this long for Lance (0: return a handle at once; default 4)"),
         ] = None,
         confirm: Annotated[bool, Field(description="The user already approved this spend")] = False,
     ) -> EnrichPersonResult:
@@ -51,32 +51,21 @@ def register(tools: Toolset, services: VendorServices) -> None:
         take up to ~13 minutes; past `wait_seconds` you get a job handle and the server keeps polling.
         """
         operation = f"enrich.{field}"
-        charge = await authorize(
-            services.budget,
+        result = await start_job(
+            services,
             ctx,
-            vendor=vendor,
+            kind=EnrichmentJobHandler.kind,
             tool="lance_enrich_person",
+            request={"person_id": str(person_id), "field": field},
+            wait_seconds=wait_seconds,
             operation=operation,
             subject=str(person_id),
             confirm=confirm,
         )
-        result = await run_job(
-            services.jobs,
-            ctx,
-            vendor=vendor,
-            kind=EnrichmentJobHandler.kind,
-            tool="lance_enrich_person",
-            request={"person_id": str(person_id), "field": field},
-            wait_seconds=services.settings.default_wait_seconds if wait_seconds is None else wait_seconds,
-            charge=charge,
-        )
         info = result.job
-        if info.status == "failed" and info.vendor_job_id is None:
-            # Lance refused the trigger (bad id, key, credits): nothing started, nothing spent.
-            raise EnrichError(info.error or "Lance refused the enrichment.")
         job = await services.jobs.get(info.job_id)
         record = job.state.get("record")
-        charged = bool(job.state.get("charged", True)) and info.status not in ("failed", "cancelled")
+        charged = not result.reused and bool(job.state.get("charged", True)) and info.status != "failed"
         return EnrichPersonResult(
             job=info,
             finished=result.finished,

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from enrich_mcp.cache import Cached
 from enrich_mcp.jobs import JobResult
-from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, authorize, cache_note, paid_call, require, run_job
+from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, cache_note, paid_call, require, start_job
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.sixtyfour import jobs
 from enrich_mcp.vendors.sixtyfour.client import SixtyfourClient
@@ -81,9 +81,6 @@ def register(tools: Toolset, services: VendorServices) -> None:
     ):
         services.jobs.register(handler)
 
-    def wait_for(wait_seconds: float | None) -> float:
-        return services.settings.default_wait_seconds if wait_seconds is None else wait_seconds
-
     async def research(
         ctx: Context,
         *,
@@ -105,18 +102,17 @@ def register(tools: Toolset, services: VendorServices) -> None:
                 cost_usd=0.0,
                 cache=cache_note(cached),
             )
-        charge = await authorize(
-            budget, ctx, vendor=vendor, tool=tool, operation=operation, subject=subject, confirm=confirm
-        )
-        outcome = await run_job(
-            services.jobs,
+        outcome = await start_job(
+            services,
             ctx,
-            vendor=vendor,
             kind=kind,
             tool=tool,
             request=request,
-            wait_seconds=wait_for(wait_seconds),
-            charge=charge,
+            wait_seconds=wait_seconds,
+            operation=operation,
+            subject=subject,
+            confirm=confirm,
+            fresh=fresh,
         )
         completed = outcome.job.status == "completed" and bool(outcome.rows)
         return ResearchResult(
@@ -124,7 +120,9 @@ def register(tools: Toolset, services: VendorServices) -> None:
             result=Research.model_validate(outcome.rows[0]) if completed and outcome.rows else None,
             job=outcome.job,
             next_step=outcome.next_step,
-            cost_usd=0.0 if outcome.job.status in ("failed", "cancelled") else charge.estimated_usd,
+            cost_usd=0.0
+            if outcome.reused or outcome.job.status == "failed"
+            else budget.estimate(vendor, operation).estimated_usd,
             cache=cache_note(Cached(None, False)),
         )
 
@@ -302,18 +300,16 @@ def register(tools: Toolset, services: VendorServices) -> None:
             not missing,
             f"Leads at positions {missing[:10]} have no name, LinkedIn URL or email; fix or drop them and call again.",
         )
-        charge = await authorize(
-            budget, ctx, vendor=vendor, tool=tool, operation=operation, units=len(leads), confirm=confirm
-        )
-        return await run_job(
-            services.jobs,
+        return await start_job(
+            services,
             ctx,
-            vendor=vendor,
             kind=kind,
             tool=tool,
             request=request,
-            wait_seconds=wait_for(wait_seconds),
-            charge=charge,
+            wait_seconds=wait_seconds,
+            operation=operation,
+            units=len(leads),
+            confirm=confirm,
             total=len(leads),
         )
 
@@ -417,25 +413,17 @@ def register(tools: Toolset, services: VendorServices) -> None:
         """
         require(bool(query.strip()), "query is blank.")
         request = {"query": query.strip(), "mode": mode, "max_results": max_results}
-        charge = await authorize(
-            budget,
+        return await start_job(
+            services,
             ctx,
-            vendor=vendor,
+            kind=jobs.DEEP_SEARCH,
             tool="sixtyfour_deep_search",
+            request=request,
+            wait_seconds=wait_seconds,
             operation="deep_search",
             units=max_results,
             subject=query.strip()[:200],
             confirm=confirm,
-        )
-        return await run_job(
-            services.jobs,
-            ctx,
-            vendor=vendor,
-            kind=jobs.DEEP_SEARCH,
-            tool="sixtyfour_deep_search",
-            request=request,
-            wait_seconds=wait_for(wait_seconds),
-            charge=charge,
         )
 
     # -- workflows -----------------------------------------------------------------------------
@@ -507,25 +495,17 @@ def register(tools: Toolset, services: VendorServices) -> None:
         About $0.10 per input row (estimate; depends on the blocks). cancel_job stops the run at Sixtyfour.
         Workflows that start with read_csv cannot be run this way.
         """
-        charge = await authorize(
-            budget,
+        return await start_job(
+            services,
             ctx,
-            vendor=vendor,
+            kind=jobs.WORKFLOW_RUN,
             tool="sixtyfour_run_workflow",
+            request={"workflow_id": workflow_id, "webhook_payload": webhook_payload},
+            wait_seconds=wait_seconds,
             operation="workflow_run",
             units=len(webhook_payload),
             subject=workflow_id,
             confirm=confirm,
-        )
-        return await run_job(
-            services.jobs,
-            ctx,
-            vendor=vendor,
-            kind=jobs.WORKFLOW_RUN,
-            tool="sixtyfour_run_workflow",
-            request={"workflow_id": workflow_id, "webhook_payload": webhook_payload},
-            wait_seconds=wait_for(wait_seconds),
-            charge=charge,
         )
 
     @tools.tool(title="Sixtyfour: list workflow runs", read_only=True, idempotent=True)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -8,7 +7,6 @@ import anyio
 import httpx
 import pytest
 
-from enrich_mcp.jobs import Job
 from enrich_mcp.sandbox.lance import BROKE_PERSON, FAILING_PERSON, NO_DATA_PERSON, Sandbox
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
@@ -78,34 +76,23 @@ async def test_second_call_returns_the_existing_enrichment_free(server: EnrichSe
     assert await spent(server) == pytest.approx(0.10)
 
 
-async def test_pending_enrichment_started_by_an_earlier_call_is_not_charged_again(
+async def test_the_same_enrichment_asked_again_while_pending_returns_the_same_job_free(
     make_settings: Callable[..., Settings],
 ) -> None:
-    # Slow polls keep the first enrichment pending while the second call triggers it again.
+    # Slow polls keep the first enrichment pending while the second call asks for it again.
     server = build_server(make_settings(toolsets=["lance"], poll_interval_seconds=60))
-    triggered: defaultdict[str, anyio.Event] = defaultdict(anyio.Event)
-
-    async def on_change(job: Job) -> None:
-        if job.vendor_status == "pending":
-            triggered[job.id].set()
-
-    server.runtime.jobs.listeners.append(on_change)
     args = {"person_id": PERSON, "field": "phones", "wait_seconds": 0}
     try:
         async with connect(server) as client:
-            jobs = []
-            for _ in range(2):
-                result = await client.call_tool("lance_enrich_person", args)
-                assert result.structured_content is not None
-                job_id = result.structured_content["job"]["job_id"]
-                with anyio.fail_after(5):
-                    await triggered[job_id].wait()
-                jobs.append(await server.runtime.jobs.get(job_id))
-        first, second = jobs
-        assert first.vendor_job_id == second.vendor_job_id
-        assert (first.status, first.summary["charged"]) == ("running", True)
-        assert (second.status, second.summary["charged"]) == ("running", False)
-        assert len(lance(server).calls("POST", PATH)) == 2
+            first = (await client.call_tool("lance_enrich_person", args)).structured_content
+            second = (await client.call_tool("lance_enrich_person", args)).structured_content
+        assert first is not None and second is not None
+        assert second["job"]["job_id"] == first["job"]["job_id"]
+        assert (first["charged"], second["charged"]) == (True, False)
+        assert second["cost_usd"] == 0.0
+        assert len(lance(server).calls("POST", PATH)) == 1
+        [row] = await server.runtime.budget.ledger.rows()
+        assert row["status"] == "pending"  # one reservation, for the one enrichment still running
         assert len(lance(server).history) == 1
     finally:
         server.runtime.close()

@@ -96,16 +96,19 @@ async def test_bulk_with_wait_zero_returns_a_handle_then_completes(server: Enric
     assert job.status == "completed" and job.result_count == 3
 
 
-async def test_every_chunk_refused_fails_the_job_and_spends_nothing(server: EnrichServer) -> None:
+async def test_every_chunk_refused_is_a_tool_error_and_spends_nothing(server: EnrichServer) -> None:
     sandbox = server.runtime.sandboxes["sixtyfour"]
     sandbox.fail_next(400, {"detail": "Bad leads"}, path="/find-email-bulk-async")
     async with connect(server) as client:
-        result = await client.call_tool("sixtyfour_find_emails_bulk", {"leads": _leads(2), "mode": "PERSONAL"})
-    out = result.structured_content
-    assert out is not None
-    assert out["job"]["status"] == "failed"
-    assert "HTTP 400" in out["job"]["error"] and "Bad leads" in out["job"]["error"]
-    assert (await server.runtime.budget.report())["spent_usd"] == 0
+        result = await client.call_tool(
+            "sixtyfour_find_emails_bulk", {"leads": _leads(2), "mode": "PERSONAL", "wait_seconds": 0}
+        )
+    assert result.is_error
+    assert "HTTP 400" in result.content[0].text and "Bad leads" in result.content[0].text  # type: ignore[union-attr]
+    report = await server.runtime.budget.report()
+    assert (report["spent_usd"], report["reserved_usd"]) == (0, 0)
+    [job] = await server.runtime.jobs.list()
+    assert job.status == "failed"
 
 
 async def test_unidentified_lead_is_rejected_before_any_call(server: EnrichServer) -> None:

@@ -1,0 +1,320 @@
+"""The job ledger: jobs, their result rows and who drives them, safe for several processes.
+
+Every enrich-mcp process on a data directory shares this ledger (Claude Desktop, Cursor and
+Claude Code each start their own server). A job is driven by one process at a time: its
+``owner`` holds a lease (``lease_until``) that it renews with a heartbeat; another process
+takes the job over only once the lease has expired. Every write a driver makes is guarded by
+its lease, so a process that lost its job (paused past the lease, say) can no longer change
+it or send its steps.
+
+SQLite serialises writers across processes (``BEGIN IMMEDIATE``), which makes a claim, a
+guarded update and the open-duplicate check each one atomic step.
+
+``JobStore`` is the seam a shared backend implements.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+from pydantic import ValidationError
+
+from enrich_mcp._sqlite import Database
+from enrich_mcp.jobs.models import TERMINAL, Job
+
+logger = logging.getLogger(__name__)
+
+
+class Write(Enum):
+    """How a guarded write went."""
+
+    OK = "ok"
+    ENDED = "ended"  # the stored job had already ended (cancelled, say): the first end wins
+    LOST = "lost"  # another process holds the job now
+
+    def __bool__(self) -> bool:
+        return self is Write.OK
+
+
+class JobStore(Protocol):
+    async def insert(self, job: Job, *, owner: str, lease_seconds: float) -> Job: ...
+    async def update(
+        self,
+        job: Job,
+        rows: Sequence[Mapping[str, Any]] = (),
+        *,
+        part: str | None = None,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> Write: ...
+    async def annotate(self, job_id: str, summary: Mapping[str, Any]) -> None: ...
+    async def get(self, job_id: str) -> Job | None: ...
+    async def find_open(self, dedup_key: str) -> Job | None: ...
+    async def list(self, *, status: str | None = None, vendor: str | None = None, limit: int = 100) -> list[Job]: ...
+    async def claim(self, owner: str, lease_seconds: float, kinds: Sequence[str]) -> list[Job]: ...
+    async def heartbeat(self, owner: str, lease_seconds: float) -> set[str]: ...
+    async def release(self, owner: str) -> None: ...
+    async def results(self, job_id: str, offset: int, limit: int) -> list[dict[str, Any]]: ...
+    async def forget(self, needles: list[str]) -> int: ...
+    def close(self) -> None: ...
+
+
+SCHEMA_VERSION = 2
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    vendor TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE TABLE IF NOT EXISTS results (
+    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS result_parts (
+    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    part TEXT NOT NULL,
+    PRIMARY KEY (job_id, part)
+) WITHOUT ROWID;
+"""
+_OPEN_LIST = ",".join(repr(s) for s in sorted(TERMINAL))
+_OPEN = f"status NOT IN ({_OPEN_LIST})"
+
+
+def _migrate(c: sqlite3.Connection) -> None:
+    """Forward migrations, by ``PRAGMA user_version``."""
+    version = c.execute("PRAGMA user_version").fetchone()[0]
+    if version < 2:
+        columns = {r[1] for r in c.execute("PRAGMA table_info(jobs)")}
+        for name, decl in (("owner", "TEXT"), ("lease_until", "REAL NOT NULL DEFAULT 0"), ("dedup_key", "TEXT")):
+            if name not in columns:
+                c.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+        # At most one unfinished job per identical request: the second start finds the first.
+        c.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS jobs_open_dedup ON jobs(dedup_key) WHERE {_OPEN}")
+        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+class SqliteJobStore:
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path, _SCHEMA, migrate=_migrate)
+        # A second, read-only connection for `get`, run on the event loop: in WAL mode a reader never
+        # waits for the writer, and a primary-key lookup (~10 µs) is far cheaper than a worker-thread
+        # hop (~150 µs CPU). With a thousand jobs polled, that hop was most of the poller's CPU.
+        self._reader = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        self.damaged: dict[str, str] = {}
+        """Rows that could not be read (job id -> why); skipped and reported, never fatal."""
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _load(self, job_id: str, data: str) -> Job | None:
+        try:
+            return Job.model_validate_json(data)
+        except ValidationError as exc:
+            if job_id not in self.damaged:
+                logger.warning("job %s in %s is damaged and was skipped: %s", job_id, self.db.path, exc.errors()[0])
+            self.damaged[job_id] = f"unreadable row ({exc.errors()[0]['type']})"
+            return None
+
+    def _loads(self, rows: Sequence[Sequence[Any]]) -> list[Job]:
+        return [job for job_id, data in rows if (job := self._load(job_id, data)) is not None]
+
+    async def get(self, job_id: str) -> Job | None:
+        rows = self._reader.execute("SELECT id, data FROM jobs WHERE id=?", (job_id,)).fetchall()
+        await anyio.lowlevel.checkpoint()  # still a yield point, as callers expect of an await
+        return self._load(rows[0][0], rows[0][1]) if rows else None
+
+    async def find_open(self, dedup_key: str) -> Job | None:
+        rows = await self.db.arun(
+            lambda c: c.execute(f"SELECT id, data FROM jobs WHERE dedup_key=? AND {_OPEN}", (dedup_key,)).fetchall()
+        )
+        jobs = self._loads(rows)
+        return jobs[0] if jobs else None
+
+    async def list(self, *, status: str | None = None, vendor: str | None = None, limit: int = 100) -> list[Job]:
+        sql, args = "SELECT id, data FROM jobs WHERE 1=1", []
+        if status:
+            sql, args = sql + " AND status=?", [*args, status]
+        if vendor:
+            sql, args = sql + " AND vendor=?", [*args, vendor]
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        return self._loads(await self.db.arun(lambda c: c.execute(sql, (*args, limit)).fetchall()))
+
+    async def results(self, job_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        rows = await self.db.arun(
+            lambda c: [
+                r[0]
+                for r in c.execute(
+                    "SELECT data FROM results WHERE job_id=? AND idx>=? ORDER BY idx LIMIT ?", (job_id, offset, limit)
+                )
+            ]
+        )
+        # One decode of a joined array instead of one per row: a 1,000-row page decodes ~3x faster.
+        return json.loads("[" + ",".join(rows) + "]")
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def insert(self, job: Job, *, owner: str, lease_seconds: float) -> Job:
+        """Store a new job, leased to ``owner``; or return the unfinished job with the same ``dedup_key``."""
+
+        def q(c: sqlite3.Connection) -> Job | None:
+            if job.dedup_key is not None:
+                row = c.execute(f"SELECT id, data FROM jobs WHERE dedup_key=? AND {_OPEN}", (job.dedup_key,)).fetchone()
+                if row is not None and (existing := self._load(row[0], row[1])) is not None:
+                    return existing
+            c.execute(
+                "INSERT INTO jobs (id, vendor, status, created_at, data, owner, lease_until, dedup_key) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    job.id,
+                    job.vendor,
+                    job.status,
+                    job.created_at,
+                    job.model_dump_json(),
+                    owner,
+                    time.time() + lease_seconds,
+                    job.dedup_key,
+                ),
+            )
+            return None
+
+        return await self.db.arun(q) or job
+
+    @staticmethod
+    def _append(c: sqlite3.Connection, job_id: str, rows: Sequence[Mapping[str, Any]], part: str | None) -> int | None:
+        """Append rows; ``None`` when ``part`` was stored before (nothing appended)."""
+        if (
+            part is not None
+            and c.execute("INSERT OR IGNORE INTO result_parts VALUES (?,?)", (job_id, part)).rowcount == 0
+        ):
+            return None
+        start = c.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM results WHERE job_id=?", (job_id,)).fetchone()[0]
+        c.executemany(
+            "INSERT INTO results VALUES (?,?,?)",
+            [(job_id, start + i, json.dumps(row, ensure_ascii=False, default=str)) for i, row in enumerate(rows)],
+        )
+        return int(start) + len(rows)
+
+    async def update(
+        self,
+        job: Job,
+        rows: Sequence[Mapping[str, Any]] = (),
+        *,
+        part: str | None = None,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> Write:
+        """Store the job and its new rows in one transaction, unless it has ended or another process holds it.
+
+        With ``owner`` the write is the driver's: refused (``LOST``) when the lease is someone else's, and
+        it renews the lease. Without, it is a cancel or note that any process may make. The first end
+        wins: a poll in flight when the job was cancelled cannot bring it back (``ENDED``).
+        """
+        job.updated_at = time.time()
+
+        def q(c: sqlite3.Connection) -> Write:
+            row = c.execute("SELECT status, owner FROM jobs WHERE id=?", (job.id,)).fetchone()
+            if row is None or row[0] in TERMINAL:
+                return Write.ENDED
+            if owner is not None and row[1] != owner:
+                return Write.LOST
+            if rows or part is not None:
+                count = self._append(c, job.id, rows, part)
+                if count is not None:
+                    job.result_count = count
+            lease = ", lease_until=?" if owner is not None and lease_seconds is not None else ""
+            args: list[Any] = [job.status, job.model_dump_json()]
+            if lease:
+                args.append(time.time() + (lease_seconds or 0.0))
+            c.execute(f"UPDATE jobs SET status=?, data=?{lease} WHERE id=?", (*args, job.id))
+            return Write.OK
+
+        return await self.db.arun(q)
+
+    async def annotate(self, job_id: str, summary: Mapping[str, Any]) -> None:
+        """Add to an ended job's summary (e.g. what a late cancel at the vendor did)."""
+
+        def q(c: sqlite3.Connection) -> None:
+            row = c.execute("SELECT id, data FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None or (job := self._load(row[0], row[1])) is None:
+                return
+            job.summary.update(summary)
+            job.updated_at = time.time()
+            c.execute("UPDATE jobs SET data=? WHERE id=?", (job.model_dump_json(), job_id))
+
+        await self.db.arun(q)
+
+    async def claim(self, owner: str, lease_seconds: float, kinds: Sequence[str]) -> list[Job]:
+        """Take every unfinished job of ``kinds`` that nobody holds (no owner, or an expired lease)."""
+        now = time.time()
+
+        def q(c: sqlite3.Connection) -> list[Job]:
+            rows = c.execute(
+                f"SELECT id, data FROM jobs WHERE {_OPEN} AND (owner IS NULL OR owner=? OR lease_until < ?)",
+                (owner, now),
+            ).fetchall()
+            claimed = []
+            for job in self._loads(rows):
+                if job.kind not in kinds:
+                    continue  # a toolset this process does not have: leave it for one that does
+                c.execute("UPDATE jobs SET owner=?, lease_until=? WHERE id=?", (owner, now + lease_seconds, job.id))
+                claimed.append(job)
+            return claimed
+
+        return await self.db.arun(q)
+
+    async def heartbeat(self, owner: str, lease_seconds: float) -> set[str]:
+        """Renew every lease ``owner`` holds; returns the ids it still holds."""
+
+        def q(c: sqlite3.Connection) -> set[str]:
+            c.execute(f"UPDATE jobs SET lease_until=? WHERE owner=? AND {_OPEN}", (time.time() + lease_seconds, owner))
+            return {r[0] for r in c.execute(f"SELECT id FROM jobs WHERE owner=? AND {_OPEN}", (owner,))}
+
+        return await self.db.arun(q)
+
+    async def release(self, owner: str) -> None:
+        """Give up every lease at shutdown, so the next process resumes the jobs at once."""
+        await self.db.arun(lambda c: c.execute("UPDATE jobs SET lease_until=0 WHERE owner=?", (owner,)))
+
+    async def forget(self, needles: list[str]) -> int:
+        """Drop result rows and blank job requests that mention a needle."""
+        lowered = [n.lower() for n in needles if n]
+
+        def q(c: sqlite3.Connection) -> int:
+            hits = [
+                (r[0], r[1])
+                for r in c.execute("SELECT job_id, idx, data FROM results")
+                if any(n in r[2].lower() for n in lowered)
+            ]
+            c.executemany("DELETE FROM results WHERE job_id=? AND idx=?", hits)
+            touched = len(hits)
+            for job_id, data in list(c.execute("SELECT id, data FROM jobs")):
+                if any(n in data.lower() for n in lowered) and (job := self._load(job_id, data)) is not None:
+                    job.request = {"erased": True}
+                    job.state = {k: v for k, v in job.state.items() if k in ("steps", "phase")}
+                    job.summary = {
+                        k: v for k, v in job.summary.items() if not any(n in str(v).lower() for n in lowered)
+                    }
+                    c.execute("UPDATE jobs SET data=? WHERE id=?", (job.model_dump_json(), job_id))
+                    touched += 1
+            return touched
+
+        count = await self.db.arun(q)
+        if count:
+            self.db.vacuum()
+        return count
+
+    def close(self) -> None:
+        self._reader.close()
+        self.db.close()
