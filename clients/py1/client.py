@@ -62,12 +62,17 @@ async def session_run(server: str, home: Path, protocol: str) -> dict[str, Any]:
         uri = started.structuredContent["job"]["resource_uri"]
         await s.subscribe_resource(uri)  # pyright: ignore[reportArgumentType]
         status = started.structuredContent["job"]["status"]
-        with anyio.fail_after(60):
+        with anyio.move_on_after(30) as waited:
             while status not in ENDED:
                 await updated.wait()
                 updated = anyio.Event()
                 contents = (await s.read_resource(uri)).contents[0]  # pyright: ignore[reportArgumentType]
                 status = json.loads(getattr(contents, "text", "{}"))["status"]
+        if waited.cancelled_caught:
+            raise SystemExit(
+                f"[{protocol}] job still {status} after 30 s: {len(updates)} notifications/resources/updated "
+                f"received for {uri} ({updates})"
+            )
         job = json.loads(getattr((await s.read_resource(uri)).contents[0], "text", "{}"))  # pyright: ignore
     mine = [u for u in updates if u == uri]
     print(
