@@ -77,8 +77,13 @@ async def call_tool(settings: Settings, tool: str, arguments: dict[str, Any], *,
             err.print(f"No tool {tool!r} in this configuration.{hint}", markup=False, highlight=False)
             return 2
         started = time.monotonic()
-        with err.status(f"calling {tool}…"):
-            result = await client.call_tool(tool, arguments)
+        with err.status(f"calling {tool}…") as spinner:
+
+            async def report(progress: float, total: float | None, message: str | None) -> None:
+                of = f"/{total:g}" if total else ""
+                spinner.update(f"calling {tool}… {progress:g}{of} {message or ''}")
+
+            result = await client.call_tool(tool, arguments, progress_callback=report)
         elapsed = time.monotonic() - started
     if result.is_error:
         err.print(_error_text(result, tool), markup=False, highlight=False)
@@ -93,6 +98,12 @@ async def call_tool(settings: Settings, tool: str, arguments: dict[str, Any], *,
     out.print(f"[green]✓[/green] [bold]{tool}[/bold] [dim]({elapsed:.1f} s)[/dim]")
     if data is not None:
         out.print(render(data))
+        job = data.get("job") if isinstance(data.get("job"), dict) else None
+        if job and job.get("status") not in ENDED:
+            out.print(
+                f"[dim]Job {job.get('job_id')} is {job.get('status')}. A running server keeps polling it; "
+                f"watch it with: enrich-mcp jobs --follow {job.get('job_id')}[/dim]"
+            )
     else:
         for block in result.content:
             out.print(getattr(block, "text", repr(block)), markup=False, highlight=False)

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -243,6 +244,16 @@ def test_jobs_table_and_following_a_finished_job(sandbox_env: Path, capsys: pyte
     assert code == 0
     assert "completed 1 result rows" in out
     assert f"enrich-mcp call get_job_results --arg job_id={job_id}" in out
+
+
+def test_call_that_returns_a_job_handle_says_how_to_follow_it(
+    sandbox_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    search = {"query": "CTOs in Lisbon", "max_results": 5, "wait_seconds": 0}
+    code, out, _ = run(capsys, "call", "sixtyfour_deep_search", "--json", json.dumps(search))
+    assert code == 0
+    job_id = re.search(r"watch it with: enrich-mcp jobs --follow (\w+)", out)
+    assert job_id is not None and job_id.group(1) in line_of(out, "job_id")
 
 
 def test_following_an_unknown_job_fails(sandbox_env: Path, capsys: pytest.CaptureFixture[str]) -> None:

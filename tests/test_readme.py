@@ -110,7 +110,7 @@ def check_config(config: dict[str, Any], where: str) -> set[str]:
     servers = config[key]
     assert servers, where
     inputs = {i["id"] for i in config.get("inputs", [])}
-    for name, entry in servers.items():
+    for entry in servers.values():
         for ref in re.findall(r"\$\{input:([^}]+)\}", json.dumps(entry)):
             assert ref in inputs, f"{where}: ${{input:{ref}}} has no input"
     return {check_server_entry(name, entry, where) for name, entry in servers.items()}
