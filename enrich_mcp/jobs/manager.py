@@ -139,6 +139,7 @@ class JobControl:
                         hint="Check the vendor's dashboard before starting the same work again.",
                     )
                 steps[name] = {"status": "done", "id": found, "at": time.time(), "reconciled": True}
+                self.job.vendor_job_id = self.job.vendor_job_id or found
                 await self.save()
                 self.accepted.set()
                 return found
@@ -151,7 +152,11 @@ class JobControl:
         async def sending() -> None:
             if steps[name]["status"] == "prepared":
                 steps[name] = {"status": "sending", "at": time.time()}
-                await self.save()  # raises _Stop (nothing leaves) when the job was cancelled meanwhile
+                try:
+                    await self.save()
+                except _Stop:  # cancelled or taken over meanwhile: nothing leaves
+                    steps[name] = {"status": "prepared", "at": time.time()}
+                    raise
 
         try:
             with on_send(sending):
@@ -173,6 +178,8 @@ class JobControl:
             await self._save_quietly()
             raise
         steps[name] = {"status": "done", "id": vendor_id, "at": time.time()}
+        if self.job.vendor_job_id is None:
+            self.job.vendor_job_id = vendor_id  # the first accepted step names the job at the vendor
         await self._save_quietly()
         self.accepted.set()
         return vendor_id
@@ -271,6 +278,7 @@ class JobManager:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                await self.ledger.sweep(self.owner)
                 await self.settle_orphaned_charges()
                 await self._claim()
                 tg.start_soon(self._heartbeat)
@@ -486,6 +494,9 @@ class JobManager:
 
     async def _cancel_late_submit(self, job: Job, handler: JobHandler) -> None:
         """The job was cancelled while its submit was in flight: stop what that submit started."""
+        stored = await self.store.get(job.id)
+        if stored is not None and "cancelled_at_vendor" in stored.summary:
+            return  # cancel_job already told the vendor (the steps had all landed)
         if not job.accepted_by_vendor():
             await self.store.annotate(job.id, {"cancelled_at_vendor": False, "sent_to_vendor": False})
             await self._settle_charge(job.charge_id, "void", None)
@@ -756,7 +767,7 @@ class JobManager:
             return job, False
         handler = self.handlers.get(job.kind)
         at_vendor = False
-        in_flight = job.phase == "submit"
+        in_flight = any(step.get("status") in ("prepared", "sending") for step in job.steps().values())
         has_cancel = True
         if handler is not None and job.accepted_by_vendor() and not in_flight:
             try:

@@ -180,13 +180,18 @@ class SixtyfourClient:
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
             raise VendorProtocolError(VENDOR, f"expected JSON from {response.request.url.path}") from None
 
-    async def run_workflow(self, workflow_id: str, webhook_payload: list[dict[str, Any]]) -> str:
+    async def run_workflow(
+        self, workflow_id: str, webhook_payload: list[dict[str, Any]], *, idempotency_key: str | None = None
+    ) -> str:
+        """Start a run; with ``idempotency_key`` Sixtyfour drops a resend (the snapshot's ``already_started``)."""
         body = await self.http.json(
             "POST",
             "/workflows/run",
             params={"workflow_id": workflow_id},
             json_body={"webhook_payload": webhook_payload},
+            headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
             spends=True,
+            idempotent=idempotency_key is not None,
         )
         return _task_id(body, "workflows/run", key="job_id")
 
