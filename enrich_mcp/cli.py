@@ -22,16 +22,28 @@ from enrich_mcp.settings import Settings
 
 
 class RedactingFilter(logging.Filter):
-    """Last line of defence: no configured secret reaches a log line."""
+    """Last line of defence: no configured secret reaches a log line, tracebacks included."""
+
+    _formatter = logging.Formatter()
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
         self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = redact(record.getMessage(), self.secrets)
-            record.args = None
+        if not self.secrets:
+            return True
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = None
+        # An exception's text (its message, a vendor answer in its args, locals in a chained cause) is
+        # formatted here and redacted; dropping exc_info keeps any formatter from rendering it again unredacted.
+        if record.exc_info:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
         return True
 
 

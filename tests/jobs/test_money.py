@@ -105,7 +105,7 @@ async def test_the_handle_comes_back_only_after_the_vendor_accepted(build: Calla
 # -- #2, #7 interrupted calls end their reservations ------------------------------------------------
 
 
-async def test_a_client_that_gives_up_mid_call_still_gets_its_paid_answer_recorded(
+async def test_a_slow_paid_call_the_client_stopped_waiting_for_is_recorded_once(
     build: Callable[..., EnrichServer],
 ) -> None:
     gate = anyio.Event()
@@ -457,3 +457,19 @@ async def test_a_resend_safe_step_that_may_have_left_is_sent_again_not_parked(
     finally:
         server.runtime.close()
     assert (done.status, vendor.submits) == ("completed", 1)
+
+
+async def test_a_bulk_chunk_whose_answer_was_lost_is_not_resent_and_still_counted(
+    build: Callable[..., EnrichServer],
+) -> None:
+    server = build(toolsets=["sixtyfour"])
+    sandbox = server.runtime.sandboxes["sixtyfour"]
+    sandbox.fail_next(504, {"detail": "gateway timeout"}, path="/find-email-bulk-async")  # chunk 0's answer is lost
+    leads = [{"name": f"Person {i}", "company": "Acme"} for i in range(150)]
+    async with connect(server) as client:
+        out = await call(client, "sixtyfour_find_emails_bulk", leads=leads, wait_seconds=5)
+    assert out["job"]["status"] == "completed"
+    assert len(sandbox.calls("POST", "/find-email-bulk-async")) == 2  # chunk 0 was not resent
+    assert out["job"]["summary"]["unknown"] == 100
+    # 50 answered + 100 that may have been billed: never recorded as free.
+    assert await ledger(server) == [("settled", pytest.approx(150 * 0.05))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from enrich_mcp.errors import VendorProtocolError
 from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome
 from enrich_mcp.vendors.audiencelab.client import VENDOR, AudienceLabClient
 
@@ -82,12 +83,16 @@ class EnrichmentJobHandler:
         csv_url = str(row.get("csv_url") or "")
         if csv_url.startswith("gs://"):
             return PollOutcome(status="completed", vendor_status=word, summary=summary, message=gs_message(csv_url))
-        if not csv_url.startswith("https://"):
+        try:
+            if not csv_url:
+                raise VendorProtocolError(VENDOR, "no csv_url")
+            self.client.http.check_download_url(csv_url)  # the one download policy, shared by every vendor
+        except VendorProtocolError as exc:
             return PollOutcome(
                 status="failed",
                 vendor_status=word,
                 summary=summary,
-                error=f"AudienceLab marked the job COMPLETED without a downloadable csv_url ({csv_url or 'none'}).",
+                error=f"AudienceLab marked the job COMPLETED without a downloadable csv_url ({exc.message}).",
             )
         rows = await self.client.download_results(csv_url)
         return PollOutcome(status="completed", vendor_status=word, summary={**summary, "rows": len(rows)}, rows=rows)

@@ -170,13 +170,15 @@ class BulkHandler:
             return PollOutcome(
                 status="failed", rows=rows, summary=summary, error=errors[0] if errors else "No lead was answered."
             )
+        # Leads of a chunk whose fate is unknown may have been billed: they count, never as free.
+        maybe_billed = charged + counts.get("unknown", 0)
         return PollOutcome(
             status="completed",
             vendor_status=vendor_status,
             progress=finished,
             rows=rows,
             summary=summary,
-            actual_cost_usd=round(price * charged, 6),
+            actual_cost_usd=round(price * maybe_billed, 6),
         )
 
     async def submit(self, job: Job, ctl: JobControl) -> PollOutcome | None:
