@@ -32,6 +32,17 @@ class AudienceLabClient:
             "GET", "/enrichments", params={"page": page, "page_size": page_size}, parse=_listing
         )
 
+    async def all_enrichments(self, *, page_size: int = MAX_PAGE_SIZE, max_pages: int = 50) -> list[dict[str, Any]]:
+        """Every job of the account (bounded to ``max_pages`` pages of the listing)."""
+        rows: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            listing = await self.list_enrichments(page, page_size)
+            rows += [r for r in listing["data"] if isinstance(r, dict)]
+            if page >= min(int(listing.get("total_pages") or 1), max_pages):
+                return rows
+            page += 1
+
     async def find_enrichment(
         self, job_id: str, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE
     ) -> tuple[dict[str, Any] | None, int]:
