@@ -268,7 +268,10 @@ def register(tools: Toolset, services: VendorServices) -> None:
         kind: Annotated[TemplateKind, Field(description="ai | multi_ai | firecrawl")],
     ) -> TemplateList:
         """List your AI, multi-AI or Firecrawl templates (their ids feed add_column and start_enrichment). Free."""
-        templates = [Template.model_validate(t) for t in await client.list_templates(kind)]
+        templates = [
+            Template.model_validate({**t, "template_id": template_id_of(t, kind)})
+            for t in await client.list_templates(kind)
+        ]
         return TemplateList(kind=kind, templates=templates, count=len(templates))
 
     @tools.tool(title="Enrichabl: create template", read_only=False, idempotent=False)
@@ -324,7 +327,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
             f'url_column is the lead-field suffix only: use "{(url_column or "")[5:]}", not "{url_column}".',
         )
         body = {"name": name, **{k: v for k, v in given.items() if v is not None}}
-        return Template.model_validate(await client.create_template(kind, body))
+        created = await client.create_template(kind, body)
+        return Template.model_validate({**created, "template_id": template_id_of(created, kind)})
 
     # -- runs ------------------------------------------------------------------------------------
 

@@ -95,6 +95,8 @@ async def test_ai_template_found_whatever_its_id_key(server: EnrichServer, sandb
                 {"pipeline_id": pipeline_id, "enrichment_type": "AI_COLUMN", "ai_template_id": template[id_key]},
             )
     assert listed.structured_content is not None and listed.structured_content["count"] == 1
+    # Whatever key Enrichabl used, the tool names the id template_id.
+    assert listed.structured_content["templates"][0]["template_id"] == template[id_key]
     out = result.structured_content
     assert out is not None, result.content
     assert {row["lead_email"]: row["Summary"] for row in out["rows"]} == {
