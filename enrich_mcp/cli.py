@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from enrich_mcp import __version__
-from enrich_mcp.errors import redact
+from enrich_mcp.errors import DataDirectoryError, redact
 from enrich_mcp.settings import Settings
 
 
@@ -38,6 +39,18 @@ def configure_logging(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Everything the server writes (cache values, ledgers, exports) is the user's alone, whatever the
+    # library that creates the file; folders are 0700 and files 0600 explicitly too.
+    os.umask(0o077)
+    try:
+        _main(argv)
+    except DataDirectoryError as exc:
+        # One paragraph that names the file and the fix, not a traceback.
+        print(str(exc), file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="enrich-mcp", description="Lead-enrichment MCP server")
     parser.add_argument("--version", action="version", version=f"enrich-mcp {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -70,6 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         serve_http(settings, host=args.host, port=args.port)
         return
 
-    from enrich_mcp.server import build_server
+    import anyio
 
-    build_server(settings).run("stdio")
+    from enrich_mcp.server import build_server
+    from enrich_mcp.stdio import serve_stdio
+
+    server = build_server(settings)
+    anyio.run(serve_stdio, server)
