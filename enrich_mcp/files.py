@@ -4,7 +4,8 @@ A tool argument is written by a model, and a model can be steered by the data it
 become a way to send ``~/.ssh`` to a vendor. The allowed folders are:
 
 - ``ENRICH_MCP_FILES_DIR``, set by whoever runs the server;
-- over stdio, the MCP roots the client declares (``roots/list``), when it has the roots capability.
+- over stdio, the MCP roots the client declares (``roots/list``), when it has the roots capability and a
+  back-channel for the request (2025-era sessions; the 2026 protocol deprecates roots).
 
 Over HTTP (``serve --http``) the caller may be anyone holding the token on another machine, and its roots
 name folders on *its* machine, so only ``ENRICH_MCP_FILES_DIR`` counts: without it no server file is read.
@@ -92,7 +93,7 @@ async def input_file(
     ctx: Context[Any] | None,
     remote: bool,
     suffixes: tuple[str, ...] = (".csv",),
-    max_bytes: int = MAX_FILE_BYTES,
+    max_bytes: int | None = None,
     argument: str = "csv_path",
 ) -> Path:
     """The resolved path of a readable file inside an allowed folder, or an :class:`InputError` saying why not."""
@@ -103,7 +104,8 @@ async def input_file(
         raise InputError(
             f"{argument}: this server may read no file: no folder is allowed.", hint=_no_folder_hint(remote)
         )
-    return await anyio.to_thread.run_sync(lambda: _check(raw, folders, suffixes, max_bytes, argument))
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    return await anyio.to_thread.run_sync(lambda: _check(raw, folders, suffixes, limit, argument))
 
 
 def _check(raw: str, allowed: list[Path], suffixes: tuple[str, ...], max_bytes: int, argument: str) -> Path:
