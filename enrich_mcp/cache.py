@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 import anyio
 import anyio.to_thread
 import diskcache
+from diskcache.core import UNKNOWN
 
 from enrich_mcp._sqlite import integrity_problem
 from enrich_mcp.datadir import move_aside, private_dir, private_file, private_files
@@ -49,6 +51,20 @@ class CacheStore(Protocol):
     def close(self) -> None: ...
 
 
+class _PrivateDisk(diskcache.Disk):
+    """diskcache's Disk, with the value files it writes for large values (and their two folders) made the
+    user's only, whatever the process umask."""
+
+    def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> tuple[int | None, int, str | None, Any]:
+        size, mode, filename, db_value = super().store(value, read, key=key)
+        if filename:
+            path = Path(self._directory) / filename  # pyright: ignore[reportAttributeAccessIssue]
+            os.chmod(path, 0o600)
+            for folder in (path.parent, path.parent.parent):
+                os.chmod(folder, 0o700)
+        return size, mode, filename, db_value
+
+
 class DiskCacheStore:
     def __init__(self, directory: Path) -> None:
         private_dir(directory, what="cache folder")
@@ -70,7 +86,9 @@ class DiskCacheStore:
         private_file(database, what="cache database")
         try:
             # Strings are stored raw by diskcache's Disk; nothing here pickles.
-            self._cache = diskcache.Cache(str(directory), eviction_policy="least-recently-stored", size_limit=2**30)
+            self._cache = diskcache.Cache(
+                str(directory), eviction_policy="least-recently-stored", size_limit=2**30, disk=_PrivateDisk
+            )
         except sqlite3.Error as exc:
             raise DataDirectoryError(
                 f"enrich-mcp cannot open its cache {database} ({exc}). The cache can always be rebuilt: move the "

@@ -164,6 +164,8 @@ def _vendor_status(spec: VendorSpec, settings: Settings, selected: set[str] | No
 
 def _build_runtime(settings: Settings) -> Runtime:
     home = private_dir(settings.home, inside=False, what="data directory")
+    # Checked at start, so a link planted as exports/ stops the server here, not an export later.
+    private_dir(home / "exports", what="exports folder")
     prices: dict[str, float] = {}
     for spec in discover_vendors():
         prices.update({f"{spec.name}.{op}": usd for op, usd in spec.prices.items()})
