@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from enrich_mcp.files import input_file
+from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, require, start_job
 from enrich_mcp.vendors.base import VendorServices
@@ -36,7 +37,8 @@ from enrich_mcp.vendors.enrichabl.models import (
 from enrich_mcp.vendors.enrichabl.upload import read_csv, upload
 
 PipelineId = Annotated[
-    str, Field(min_length=1, max_length=100, description="pipeline_id from enrichabl_list_pipelines")
+    str,
+    Field(pattern=UUID_PATTERN, description="pipeline_id (a UUID) from enrichabl_list_pipelines"),
 ]
 Limit = Annotated[int | None, Field(ge=1, le=1_000_000, description="Only the N most recent leads of pipeline_id")]
 LeadIds = Annotated[
@@ -340,7 +342,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         enrichment_type: Annotated[
             EnrichmentType, Field(description="AI_COLUMN | MULTI_AI_COLUMN | FIRECRAWL_EXTRACT")
         ],
-        pipeline_id: Annotated[str | None, Field(min_length=1, max_length=100)] = None,
+        pipeline_id: PipelineId | None = None,
         limit: Limit = None,
         lead_ids: LeadIds = None,
         ai_template_id: Annotated[str | None, Field(min_length=1, max_length=100, description="AI_COLUMN")] = None,
@@ -414,7 +416,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
     async def enrichabl_start_validation(
         ctx: Context,
         service: Annotated[ValidationService, Field(description="BOUNCEBAN | MAILVERI | HYBRID (needs both keys)")],
-        pipeline_id: Annotated[str | None, Field(min_length=1, max_length=100)] = None,
+        pipeline_id: PipelineId | None = None,
         limit: Limit = None,
         lead_ids: LeadIds = None,
         wait_seconds: WaitSeconds = None,

@@ -12,12 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+RECORD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+"""4Runr's record ids (Airtable-style, e.g. "rec123abc"): also checked by the client before a path is built."""
 RecordId = Annotated[
     str,
     Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[A-Za-z0-9_-]+$",
+        pattern=RECORD_ID_PATTERN,
         description='A 4Runr record id such as "rec123abc"',
     ),
 ]

@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from enrich_mcp.cache import Cached
+from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, cache_note, paid_call, require, start_job
 from enrich_mcp.vendors.base import VendorServices
@@ -48,7 +49,7 @@ Struct = Annotated[
     ),
 ]
 ResearchPlan = Annotated[str | None, Field(max_length=5000, description="Where to look and how (optional)")]
-WorkflowId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$", description="Sixtyfour workflow id")]
+WorkflowId = Annotated[str, Field(pattern=UUID_PATTERN, description="Sixtyfour workflow id (a UUID)")]
 MAX_BULK_LEADS = 10_000
 BulkLeads = Annotated[
     list[Lead], Field(min_length=1, max_length=MAX_BULK_LEADS, description="The people; any number up to 10,000")
