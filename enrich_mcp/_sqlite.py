@@ -5,7 +5,7 @@ WAL mode with ``synchronous=FULL`` (a committed job survives a power cut) and
 ``secure_delete`` (erased rows are overwritten, so ``forget_person`` leaves no
 bytes behind).
 
-Opening checks the file (``PRAGMA quick_check``, time-bounded): a damaged
+Opening checks the file (``PRAGMA quick_check``, up to 1 GB): a damaged
 ledger stops the server at once with one paragraph naming the file and the fix
 (:class:`~enrich_mcp.errors.DataDirectoryError`), instead of failing later on
 the first query — inside ``initialize``, where the client then waits forever.
@@ -18,7 +18,6 @@ import contextlib
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -31,8 +30,9 @@ from enrich_mcp.errors import DataDirectoryError
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
-CHECK_SECONDS = 5.0
-"""Longest the integrity check at open may take; past it the check is skipped (a huge ledger) and logged."""
+CHECK_MAX_BYTES = 1 << 30
+"""Largest file checked at open. ``quick_check`` reads every page: ~0.2 s for 300 MB (measured, warm cache). It
+runs inside one VM step, so a progress handler cannot cut it short; the bound is the file size instead."""
 
 
 def lenient_text(raw: bytes) -> str:
@@ -40,20 +40,17 @@ def lenient_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def integrity_problem(conn: sqlite3.Connection, path: Path, budget: float = CHECK_SECONDS) -> str | None:
-    """What ``PRAGMA quick_check`` found wrong, or None (also when it ran out of time)."""
-    deadline = time.monotonic() + budget
-    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-    try:
-        rows = [r[0] for r in conn.execute("PRAGMA quick_check(3)")]
-    except sqlite3.OperationalError as exc:
-        if "interrupt" not in str(exc):
-            raise
-        logger.warning("integrity check of %s skipped: it took longer than %.0f s", path, budget)
+def integrity_problem(conn: sqlite3.Connection, path: Path) -> str | None:
+    """What ``PRAGMA quick_check`` found wrong, or None (also for a file too large to check at open)."""
+    size = path.stat().st_size if path.exists() else 0
+    if size > CHECK_MAX_BYTES:
+        logger.info("integrity check of %s skipped at open: %.1f GB", path, size / 1e9)
         return None
-    finally:
-        conn.set_progress_handler(None, 0)
-    return None if rows == ["ok"] else "; ".join(str(r) for r in rows).replace("\n", " ")[:300]
+    rows = [r[0] for r in conn.execute("PRAGMA quick_check(3)")]
+    if rows == ["ok"]:
+        return None
+    found = " ".join(str(r) for r in rows).replace("*** in database main ***", "").split()
+    return "integrity check: " + " ".join(found)[:240]
 
 
 def damaged(path: Path, what: str, reason: str, consequence: str) -> DataDirectoryError:

@@ -205,13 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # Everything the server writes (cache values, ledgers, exports) is the user's alone, whatever the
     # library that creates the file; folders are 0700 and files 0600 explicitly too.
-    os.umask(0o077)
+    umask = os.umask(0o077)
     try:
         return _main(argv)
     except DataDirectoryError as exc:
         # One paragraph that names the file and the fix, not a traceback.
         print(str(exc), file=sys.stderr, flush=True)
         return 2
+    finally:
+        os.umask(umask)  # main() also runs in-process (tests, embedding): leave the process as it was
 
 
 def _main(argv: list[str] | None) -> int:

@@ -150,7 +150,8 @@ def make_layout(home: Path, elsewhere: Path, layout: str) -> None:
         put(home / "cache", "not a folder")
     else:
         home.mkdir()
-        elsewhere.mkdir(mode=0o755)
+        elsewhere.mkdir()
+        elsewhere.chmod(0o755)
         (home / "exports").symlink_to(elsewhere)
 
 

@@ -172,7 +172,8 @@ async def test_an_exports_folder_that_is_a_link_is_refused_and_its_target_untouc
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     target = tmp_path / "elsewhere"
-    target.mkdir(mode=0o755)
+    target.mkdir()
+    target.chmod(0o755)
     async with _done_job(make_settings, FakeVendor(rows=1)) as (client, job_id, exports):
         exports.rmdir()
         exports.symlink_to(target)
