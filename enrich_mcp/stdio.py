@@ -5,8 +5,8 @@ about 200 levels, a lone ``\\ud800`` escape, a 5,000-digit integer, plain garbag
 logged at debug level and dropped, so a client waits forever for its answer. Here each line is checked
 first; one the SDK would drop gets a JSON-RPC error instead (``-32700`` parse error, ``-32600`` invalid
 request) with the request's id when it can be read, ``null`` otherwise, as JSON-RPC 2.0 says.
-Notifications and responses are never answered. The check costs one extra parse per line (about 2 ms
-per MB).
+Notifications and responses are never answered. The check is one extra parse per line: measured 74 ms for
+a 4 MB tools/call (10,000 leads), next to seconds of vendor upload; small messages cost microseconds.
 
 A fatal error while serving (the data directory failing inside ``initialize``) would otherwise leave the
 process waiting for the stdin reader thread until the client closes the pipe: it is printed as its
