@@ -160,10 +160,12 @@ def parse_identifier(text: str, region: str = "US") -> Identifier:
         if (linkedin := canonical_linkedin(raw)) is None:
             raise InputError(f"{shown!r} is not a LinkedIn profile URL (https://www.linkedin.com/in/<name>).")
         return Identifier("linkedin", linkedin)
-    if _PHONE_LIKE.fullmatch(raw) and (raw.isdigit() is False or phone_e164(raw, region)):
-        if (phone := phone_e164(raw, region)) is None:
+    if _PHONE_LIKE.fullmatch(raw):
+        phone = phone_e164(raw, region)
+        if phone is not None:
+            return Identifier("phone", phone)
+        if not raw.isdigit():  # bare digits that make no phone may still be a vendor's numeric id
             raise InputError(f"{shown!r} is not a complete phone number.", hint=_HINT)
-        return Identifier("phone", phone)
     if raw.lower().startswith(("http://", "https://", "www.")):
         if (url := canonical_url(raw)) is None:
             raise InputError(f"{shown!r} is a web site, not a person's profile URL.", hint=_HINT)
