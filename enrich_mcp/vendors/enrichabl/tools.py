@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from enrich_mcp.files import input_file
 from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, require, start_job
@@ -134,6 +135,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     @tools.tool(title="Enrichabl: upload leads", read_only=False, idempotent=True)
     async def enrichabl_upload_leads(
+        ctx: Context,
         pipeline_id: PipelineId,
         leads: Annotated[
             list[Lead] | None,
@@ -144,7 +146,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
             Field(
                 min_length=1,
                 max_length=4096,
-                description="A UTF-8 CSV with a header row (an email column); unknown columns go to custom_fields",
+                description="A UTF-8 .csv file with a header row (an email column), inside the client's roots or "
+                "ENRICH_MCP_FILES_DIR; unknown columns go to custom_fields",
             ),
         ] = None,
     ) -> UploadSummary:
@@ -155,7 +158,14 @@ def register(tools: Toolset, services: VendorServices) -> None:
         answer says which input ranges landed (`landed_ranges`) and which did not.
         """
         require((leads is None) != (csv_path is None), "Give either leads or csv_path (exactly one).")
-        payload = [lead.payload() for lead in leads] if leads is not None else read_csv(str(csv_path))
+        if leads is not None:
+            payload = [lead.payload() for lead in leads]
+        else:
+            settings = services.settings
+            path = await input_file(
+                str(csv_path), settings=settings, ctx=ctx, remote=settings.transport == "http", suffixes=(".csv",)
+            )
+            payload = read_csv(str(path))
         require(bool(payload), "The CSV has no lead rows.")
         return await upload(client, pipeline_id, payload)
 
