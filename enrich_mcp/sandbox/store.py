@@ -14,7 +14,6 @@ Records keep their insertion order (SQLite's rowid), and an optional
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import weakref
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from enrich_mcp.datadir import private_dir, private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -36,20 +37,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-def _private_file(path: Path) -> None:
-    """Create ``path`` as 0600 before SQLite opens it (SQLite gives its -wal/-shm files the same mode)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-
-
 class SandboxStore:
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        if path is not None:
-            _private_file(path)
+        if path is not None:  # 0700 folder, 0600 file (and -wal/-shm), no link followed
+            private_file(private_dir(path.parent, what="sandbox folder") / path.name, what="sandbox state file")
         self._conn = sqlite3.connect(
             ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None, timeout=30.0
         )
@@ -58,6 +50,8 @@ class SandboxStore:
             # Synthetic data: losing the last write in a power cut is fine; an fsync per request is not.
             self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        if path is not None:
+            private_file(path, what="sandbox state file")  # the -wal and -shm files SQLite just made
         self._lock = threading.RLock()
         self._depth = 0
         weakref.finalize(self, self._conn.close)
