@@ -61,3 +61,15 @@ async def test_a_cancelled_run_reads_as_cancelled_in_either_spelling(server: Enr
     from enrich_mcp.vendors.sixtyfour.jobs import normalise
 
     assert normalise(live["overall_status"], "live_status") == "cancelled"
+
+
+async def test_an_undocumented_status_word_ends_the_job(server: EnrichServer) -> None:
+    """The sandbox's "Odd" people get a task that answers a word the document does not list."""
+    from enrich_mcp.sandbox.sixtyfour import UNDOCUMENTED_WORD
+
+    async with connect(server) as client:
+        result = await client.call_tool("sixtyfour_enrich_lead", {"lead_info": {"name": "Odd One"}, "struct": STRUCT})
+    out = result.structured_content
+    assert out is not None, result.content
+    assert out["job"]["status"] == "failed"
+    assert repr(UNDOCUMENTED_WORD) in out["job"]["error"]
