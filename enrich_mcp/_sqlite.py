@@ -20,7 +20,16 @@ T = TypeVar("T")
 
 
 class Database:
-    def __init__(self, path: Path, schema: str, *, migrate: Callable[[sqlite3.Connection], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        schema: str,
+        *,
+        migrate: Callable[[sqlite3.Connection], None] | None = None,
+        durable: bool = True,
+    ) -> None:
+        """``durable=False`` (the shared rate window): commits are not fsynced, for a store whose last
+        writes may be lost in a power cut without harm."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
         # Several processes share these files: a writer waits for another's transaction (BEGIN IMMEDIATE)
@@ -28,7 +37,8 @@ class Database:
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30.0)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.Lock()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
+        pragmas = ("synchronous=FULL", "secure_delete=ON") if durable else ("synchronous=NORMAL",)
+        for pragma in ("journal_mode=WAL", *pragmas, "foreign_keys=ON"):
             self._conn.execute(f"PRAGMA {pragma}")
         self._conn.executescript(schema)
         if migrate is not None:

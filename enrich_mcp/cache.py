@@ -6,7 +6,8 @@ strings, which diskcache stores as TEXT, so nothing is ever pickled or
 unpickled. The directory is created 0700. Disk calls run in a worker thread so
 the event loop never blocks on them.
 
-``CacheStore`` is the small seam a shared (e.g. Redis) store would implement.
+``CacheStore`` is the seam: :class:`DiskCacheStore` here (the embedded default),
+:class:`enrich_mcp.stores.postgres.PgCacheStore` for a team's replicas on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -30,13 +31,26 @@ DEFAULT_TTL = 7 * 24 * 3600.0
 
 
 class CacheStore(Protocol):
-    """What the cache needs from storage: strings in, strings out."""
+    """What the cache needs from storage: strings in, strings out, each entry with its own TTL."""
 
-    def get(self, key: str) -> str | None: ...
-    def set(self, key: str, value: str, ttl: float | None) -> None: ...
-    def delete(self, key: str) -> bool: ...
-    def items(self) -> Iterator[tuple[str, str]]: ...
-    def volume(self) -> int: ...
+    async def get(self, key: str) -> str | None:
+        """The value, unless missing or expired."""
+        ...
+
+    async def set(self, key: str, value: str, ttl: float | None) -> None: ...
+    async def delete(self, key: str) -> bool: ...
+    async def matching(self, needles: Sequence[str]) -> list[tuple[str, str]]:
+        """Every ``(key, value)`` whose value contains a needle (lower-cased needles; case-insensitive)."""
+        ...
+
+    async def erase(self, keys: Sequence[str]) -> int:
+        """Delete ``keys`` so that their values are not recoverable from the store's files."""
+        ...
+
+    async def counts(self) -> tuple[int, int, dict[str, int]]:
+        """Entries, bytes used, and entries by vendor (the key's first part)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -48,29 +62,60 @@ def private_dir(path: Path) -> Path:
 
 
 class DiskCacheStore:
+    """The embedded :class:`CacheStore`: diskcache's SQLite files under the data directory.
+
+    Disk calls run in a worker thread so the event loop never blocks on them.
+    """
+
     def __init__(self, directory: Path) -> None:
         private_dir(directory)
         # Strings are stored raw by diskcache's Disk; nothing here pickles.
         self._cache = diskcache.Cache(str(directory), eviction_policy="least-recently-stored", size_limit=2**30)
 
-    def get(self, key: str) -> str | None:
+    def _get(self, key: str) -> str | None:
         value = self._cache.get(key)
         return value if isinstance(value, str) else None
 
-    def set(self, key: str, value: str, ttl: float | None) -> None:
-        self._cache.set(key, value, expire=ttl)
-
-    def delete(self, key: str) -> bool:
-        return bool(self._cache.delete(key))
-
-    def items(self) -> Iterator[tuple[str, str]]:
+    def _items(self) -> Iterator[tuple[str, str]]:
         for key in list(self._cache.iterkeys()):
             value = self._cache.get(key)
             if isinstance(key, str) and isinstance(value, str):
                 yield key, value
 
-    def volume(self) -> int:
-        return int(self._cache.volume())
+    async def get(self, key: str) -> str | None:
+        return await anyio.to_thread.run_sync(self._get, key)
+
+    async def set(self, key: str, value: str, ttl: float | None) -> None:
+        await anyio.to_thread.run_sync(lambda: self._cache.set(key, value, expire=ttl))
+
+    async def delete(self, key: str) -> bool:
+        return await anyio.to_thread.run_sync(lambda: bool(self._cache.delete(key)))
+
+    async def matching(self, needles: Sequence[str]) -> list[tuple[str, str]]:
+        return await anyio.to_thread.run_sync(
+            lambda: [(k, raw) for k, raw in self._items() if any(n in raw.lower() for n in needles)]
+        )
+
+    async def erase(self, keys: Sequence[str]) -> int:
+        def run() -> int:
+            count = sum(1 for key in keys if self._cache.delete(key))
+            if keys:
+                self.vacuum()
+            return count
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def counts(self) -> tuple[int, int, dict[str, int]]:
+        def run() -> tuple[int, int, dict[str, int]]:
+            per_vendor: dict[str, int] = {}
+            entries = 0
+            for key, _ in self._items():
+                entries += 1
+                vendor = key.split(":", 1)[0]
+                per_vendor[vendor] = per_vendor.get(vendor, 0) + 1
+            return entries, int(self._cache.volume()), per_vendor
+
+        return await anyio.to_thread.run_sync(run)
 
     def close(self) -> None:
         self._cache.close()
@@ -138,7 +183,7 @@ class ResultCache:
 
     async def get(self, vendor: str, operation: str, request: Any, account: str) -> Cached | None:
         key = self.key(vendor, operation, request, account)
-        raw = await anyio.to_thread.run_sync(self.store.get, key)
+        raw = await self.store.get(key)
         if raw is None:
             self.stats.misses += 1
             return None
@@ -152,7 +197,7 @@ class ResultCache:
         key = self.key(vendor, operation, request, account)
         entry = {"vendor": vendor, "operation": operation, "request": request, "value": value, "at": time.time()}
         raw = json.dumps(entry, ensure_ascii=False, default=str)
-        await anyio.to_thread.run_sync(self.store.set, key, raw, self.ttl(vendor, operation, ttl))
+        await self.store.set(key, raw, self.ttl(vendor, operation, ttl))
         self.stats.writes += 1
 
     async def get_or_fetch(
@@ -199,17 +244,10 @@ class ResultCache:
     async def forget(self, needles: list[str]) -> int:
         """Delete every entry whose request or value mentions any needle (case-insensitive)."""
         lowered = [n.lower() for n in needles if n]
-
-        def scan() -> int:
-            doomed = [k for k, raw in self.store.items() if any(n in raw.lower() for n in lowered)]
-            for key in doomed:
-                self.store.delete(key)
-            vacuum = getattr(self.store, "vacuum", None)
-            if doomed and callable(vacuum):
-                vacuum()
-            return len(doomed)
-
-        return await anyio.to_thread.run_sync(scan)
+        doomed = [key for key, _ in await self.store.matching(lowered)] if lowered else []
+        if doomed:
+            await self.store.erase(doomed)
+        return len(doomed)
 
     async def related(self, needles: list[str]) -> list[str]:
         """Other identifiers of the people the needles point at (names, emails, phones, LinkedIn URLs).
@@ -218,31 +256,17 @@ class ResultCache:
         email never appears (a job request, a ledger subject).
         """
         lowered = [n.lower() for n in needles if n]
-
-        def scan() -> list[str]:
-            found: dict[str, str] = {}
-            for _, raw in self.store.items():
-                if any(n in raw.lower() for n in lowered):
-                    entry = json.loads(raw)
-                    for value in _identifiers(entry.get("request")) + _identifiers(entry.get("value")):
-                        # Prefer the spelling as given over a normalised (lower-cased) copy.
-                        if found.get(value.lower(), value).islower():
-                            found[value.lower()] = value
-            return sorted((v for k, v in found.items() if k not in lowered), key=str.lower)
-
-        return await anyio.to_thread.run_sync(scan)
+        found: dict[str, str] = {}
+        for _, raw in await self.store.matching(lowered) if lowered else []:
+            entry = json.loads(raw)
+            for value in _identifiers(entry.get("request")) + _identifiers(entry.get("value")):
+                # Prefer the spelling as given over a normalised (lower-cased) copy.
+                if found.setdefault(value.lower(), value).islower():
+                    found[value.lower()] = value
+        return sorted((v for k, v in found.items() if k not in lowered), key=str.lower)
 
     async def summary(self) -> dict[str, Any]:
-        def count() -> tuple[int, int, dict[str, int]]:
-            per_vendor: dict[str, int] = {}
-            entries = 0
-            for key, _ in self.store.items():
-                entries += 1
-                vendor = key.split(":", 1)[0]
-                per_vendor[vendor] = per_vendor.get(vendor, 0) + 1
-            return entries, self.store.volume(), per_vendor
-
-        entries, size, per_vendor = await anyio.to_thread.run_sync(count)
+        entries, size, per_vendor = await self.store.counts()
         lookups = self.stats.hits + self.stats.misses
         return {
             "entries": entries,

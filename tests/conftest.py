@@ -13,6 +13,7 @@ from mcp import Client
 
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
+from tests.pg import Cluster
 
 FAST = {
     "default_wait_seconds": 5.0,
@@ -33,6 +34,23 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("ENRICH_MCP_") or name.startswith(_VENDOR_VARS):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL for the whole run (see tests/pg.py); a missing server fails the tests."""
+    try:
+        cluster = Cluster()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """A fresh, empty database of the session's cluster."""
+    return pg_cluster.create_database()
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ it or send its steps.
 SQLite serialises writers across processes (``BEGIN IMMEDIATE``), which makes a claim, a
 guarded update and the open-duplicate check each one atomic step.
 
-``JobStore`` is the seam a shared backend implements.
+``JobStore`` is the seam a shared backend implements: :class:`enrich_mcp.stores.postgres.PgJobStore`
+carries the same rules to PostgreSQL for a team's replicas, and the same contract tests run on both.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,6 +65,10 @@ class JobStore(Protocol):
     async def release(self, owner: str) -> None: ...
     async def results(self, job_id: str, offset: int, limit: int) -> list[dict[str, Any]]: ...
     async def forget(self, needles: list[str]) -> int: ...
+    async def watch(self, on_change: Callable[[str], Awaitable[None]]) -> None:
+        """Call ``on_change(job_id)`` whenever another process changes a job; runs until cancelled."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -314,6 +319,11 @@ class SqliteJobStore:
         if count:
             self.db.vacuum()
         return count
+
+    async def watch(self, on_change: Callable[[str], Awaitable[None]]) -> None:
+        """SQLite has no cross-process signal: a waiter re-reads a job another process drives at its
+        poll interval instead (see :meth:`JobManager.wait`)."""
+        await anyio.sleep_forever()
 
     def close(self) -> None:
         self._reader.close()
