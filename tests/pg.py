@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 
 def find_bin_dir() -> Path | None:
@@ -62,12 +63,17 @@ class Cluster:
 
     def _run(self, program: str, *args: str) -> None:
         env = {"PATH": f"{self.bin}:/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": str(self.root)}
-        kwargs: dict[str, object] = {}
-        if self._user is not None:
-            kwargs = {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
+        user = self._user
         done = subprocess.run(
-            [str(self.bin / program), *args], env=env, capture_output=True, text=True, timeout=120, **kwargs
-        )  # type: ignore[call-overload]
+            [str(self.bin / program), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            extra_groups=[] if user else None,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr[-2000:]}")
 
@@ -78,7 +84,7 @@ class Cluster:
         """A fresh, empty database; returns its URL."""
         name = "t_" + uuid.uuid4().hex[:12]
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")  # pyright: ignore[reportArgumentType]
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url(name)
 
     def stop(self) -> None:
