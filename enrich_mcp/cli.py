@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8765)
     sub.add_parser("demo", help="a short walk-through on the built-in sandbox (no keys needed)")
     sub.add_parser("tools", help="print the tools this configuration exposes")
+    from enrich_mcp.stores import cli as db_cli
+
+    db_cli.add_parser(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -75,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
         server = build_server(settings)
         for tool in server._tool_manager.list_tools():  # pyright: ignore[reportPrivateUsage]
             print(tool.name)
+        return
+    if args.command == "db":
+        db_cli.run(args, settings)
         return
     if args.command == "serve" and args.http:
         from enrich_mcp.http_transport import serve_http

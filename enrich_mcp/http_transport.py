@@ -3,15 +3,30 @@
 Two independent guards: every request must carry ``Authorization: Bearer
 <ENRICH_MCP_HTTP_TOKEN>`` (compared in constant time), and the SDK's
 DNS-rebinding protection only admits loopback ``Host`` and ``Origin`` values.
+
+``GET /healthz`` is the one path without the token, for load balancers: it says whether the
+state store answers (HTTP 503 when not: take this replica out) and whether each vendor's API
+host is reachable (``degraded`` when not; every replica shares that fate). It shows no secret
+and no error text.
+
+Replicas (``ENRICH_MCP_DATABASE_URL``): 2026-era clients are stateless by protocol, so any
+replica answers any request. 2025-era clients open an MCP session that lives in one replica's
+memory, so a load balancer must route by the ``Mcp-Session-Id`` header (session affinity), or
+``ENRICH_MCP_HTTP_STATELESS=1`` serves them without sessions at the cost of resource
+subscriptions and elicitation (see README, "Team deployment").
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import secrets
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
+import anyio
+import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from enrich_mcp.settings import Settings
@@ -43,6 +58,96 @@ class BearerTokenMiddleware:
                 await send({"type": "http.response.body", "body": b'{"error":"missing or wrong bearer token"}'})
                 return
         await self.app(scope, receive, send)
+
+
+HEALTH_PATH = "/healthz"
+VENDOR_PROBE_TTL_SECONDS = 30.0
+"""Load balancers probe every few seconds; a vendor's host is asked at most this often per replica."""
+
+
+class VendorProbe:
+    """Whether each enabled vendor's API host answers HTTP at all (any status, no key sent)."""
+
+    def __init__(self, runtime: Runtime, *, timeout: float = 3.0) -> None:
+        self.runtime = runtime
+        self.timeout = timeout
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def check(self) -> dict[str, dict[str, Any]]:
+        results: dict[str, dict[str, Any]] = {}
+
+        async def one(name: str) -> None:
+            results[name] = await self._vendor(name)
+
+        async with anyio.create_task_group() as tg:
+            for name in self.runtime.vendors:
+                tg.start_soon(one, name)
+        return dict(sorted(results.items()))
+
+    async def _vendor(self, name: str) -> dict[str, Any]:
+        now = time.monotonic()
+        cached = self._cache.get(name)
+        if cached is not None and now - cached[0] < VENDOR_PROBE_TTL_SECONDS:
+            return cached[1]
+        http = self.runtime.vendors[name].http
+        log = http.log
+        result: dict[str, Any] = {"last_ok_at": log.last_ok_at, "last_error_at": log.last_error_at}
+        recent_ok = log.last_ok_at is not None and time.time() - log.last_ok_at < VENDOR_PROBE_TTL_SECONDS
+        if isinstance(http.transport, httpx.MockTransport):
+            result.update(reachable=True, via="sandbox")
+        elif recent_ok and (log.last_error_at is None or log.last_error_at < (log.last_ok_at or 0)):
+            result.update(reachable=True, via="traffic")  # it answered a moment ago: no need to ask
+        else:
+            started = time.perf_counter()
+            try:
+                with anyio.fail_after(self.timeout):
+                    # The vendor counts every request against the account's rate, this one too.
+                    await http.limiter.acquire()
+                    # No key: a bare HEAD of the base URL. Any answer (401, 404 …) means the host is there.
+                    async with httpx.AsyncClient(transport=http.transport, timeout=self.timeout) as client:
+                        await client.head(http.base_url)
+                result.update(reachable=True, via="probe", latency_ms=round((time.perf_counter() - started) * 1000, 1))
+            except (httpx.HTTPError, TimeoutError) as exc:
+                result.update(reachable=False, via="probe", error=type(exc).__name__)
+        self._cache[name] = (now, result)
+        return result
+
+
+class HealthEndpoint:
+    """``GET /healthz``, answered before the bearer token is checked (load balancers carry none)."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.probe = VendorProbe(runtime)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") != HEALTH_PATH:
+            await self.app(scope, receive, send)
+            return
+        body = await self.report()
+        status = 200 if body["database"]["ok"] else 503
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store")],
+            }
+        )
+        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+    async def report(self) -> dict[str, Any]:
+        from enrich_mcp import __version__
+
+        database = await self.runtime.stores.health()
+        vendors = await self.probe.check()
+        reachable = all(v["reachable"] for v in vendors.values())
+        return {
+            "status": "down" if not database["ok"] else "ok" if reachable else "degraded",
+            "version": __version__,
+            "database": database,
+            "vendors": vendors,
+        }
 
 
 class RuntimeLifespan:
@@ -78,8 +183,9 @@ def build_http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8
         allowed_hosts=[f"{h}:{port}" for h in loopback] + loopback,
         allowed_origins=[f"http://{h}:{port}" for h in loopback],
     )
-    app = server.streamable_http_app(transport_security=security, host=host)
-    return BearerTokenMiddleware(RuntimeLifespan(app, server.runtime), token), token
+    app = server.streamable_http_app(transport_security=security, host=host, stateless_http=settings.http_stateless)
+    guarded = BearerTokenMiddleware(RuntimeLifespan(app, server.runtime), token)
+    return HealthEndpoint(guarded, server.runtime), token
 
 
 def serve_http(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765) -> None:
