@@ -3,6 +3,7 @@ the shared fake vendor, and MCP clients speaking streamable HTTP to a replica.""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -10,16 +11,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import httpx
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+T = TypeVar("T")
 TOKEN = "team-token-for-tests"
 VENDOR_KEY = "sk-test-team-key"
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,6 +138,16 @@ def start_replicas(tmp: Path, database_url: str, vendor_url: str, envs: dict[str
     for replica in replicas:
         replica.wait_ready()
     return replicas
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float, interval: float = 0.05) -> T:  # noqa: ASYNC109
+    """Across processes there is no event to wait on: re-check until ``check()`` returns something truthy."""
+    with anyio.fail_after(timeout):
+        for _ in itertools.count():
+            if value := await check():
+                return value
+            await anyio.sleep(interval)
+    raise AssertionError("unreachable")
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:

@@ -19,7 +19,15 @@ import mcp_types as types
 import psycopg
 import pytest
 
-from tests.stores.replicas import FakeVendorProcess, Replica, call, read_json, start_replicas, text_of
+from tests.stores.replicas import (
+    FakeVendorProcess,
+    Replica,
+    call,
+    eventually,
+    read_json,
+    start_replicas,
+    text_of,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # resources/subscribe, for 2025 clients
 
@@ -73,19 +81,22 @@ async def test_a_bulk_job_whose_owner_is_killed_finishes_on_another_replica_with
         uri = f"enrich://jobs/{job_id}"
         await on_c.subscribe_resource(uri)  # a client of C follows the job
 
-        with anyio.fail_after(20):
-            while (steps := _db_job(pg_url, job_id)["state"].get("steps", {})).get("chunk-2", {}).get(
-                "status"
-            ) != "prepared":
-                await anyio.sleep(0.05)
+        async def parked() -> dict[str, Any] | None:
+            steps = _db_job(pg_url, job_id)["state"].get("steps", {})
+            return steps if steps.get("chunk-2", {}).get("status") == "prepared" else None
+
+        steps = await eventually(parked, timeout=20)
         assert [steps[f"chunk-{i}"]["status"] for i in range(2)] == ["done", "done"]
         updates.clear()
         moved = anyio.Event()
         a.kill()
 
-        with anyio.fail_after(30):
-            while (job := await call(on_c, "get_job", job_id=job_id))["status"] not in ("completed", "failed"):
-                await anyio.sleep(0.1)
+        async def ended() -> dict[str, Any] | None:
+            job = await call(on_c, "get_job", job_id=job_id)
+            return job if job["status"] in ("completed", "failed", "unknown") else None
+
+        job = await eventually(ended, timeout=30, interval=0.1)
+        with anyio.fail_after(10):
             await moved.wait()
         assert job["status"] == "completed" and job["result_count"] == 350
         assert uri in updates  # C's subscriber heard of what B did, through NOTIFY
