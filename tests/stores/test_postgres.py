@@ -46,7 +46,8 @@ async def test_an_older_schema_is_upgraded_forward_and_keeps_its_rows(pg_url: st
     async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
         assert [m.version for m in await ensure_schema(conn, allow_offline=False, target=1)] == [1]
         await conn.execute(
-            "INSERT INTO jobs (id, vendor, kind, status, created_at, data) VALUES ('old', 'fake', 'k', 'queued', 1, %s)",
+            "INSERT INTO jobs (id, vendor, kind, status, created_at, data) "
+            "VALUES ('old', 'fake', 'k', 'queued', 1, %s)",
             (Job(id="old", vendor="fake", kind="k", tool="t").model_dump_json(),),
         )
     db = PostgresDatabase(pg_url)  # a newer release starts: the online migrations run by themselves
