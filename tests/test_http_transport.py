@@ -59,15 +59,16 @@ async def test_healthz_needs_no_token_and_reports_the_store_and_the_vendors(
 async def test_healthz_is_503_when_the_database_is_unreachable_and_degraded_when_a_vendor_is(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
+    class Refused(httpx.AsyncBaseTransport):  # a vendor host that is down (not the sandbox)
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("refused", request=request)
 
     nowhere = SecretStr(f"postgresql://enrich:hunter2@/db?host={tmp_path}/no-such-dir&connect_timeout=1")
     settings = make_settings(database_url=nowhere, toolsets=["sixtyfour"], sandbox=False)
     settings = settings.model_copy(update={"vendors": {"sixtyfour": VendorConfig(api_key=SecretStr("sk-x"))}})
     app, _ = build_http_app(settings)
     health: Any = app
-    health.runtime.vendors["sixtyfour"].http.transport = httpx.MockTransport(refuse)
+    health.runtime.vendors["sixtyfour"].http.transport = Refused()
     health.probe.timeout = 1.0
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8765") as http:
         response = await http.get("/healthz")
