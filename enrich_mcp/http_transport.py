@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from enrich_mcp.settings import Settings
 
 if TYPE_CHECKING:
+    from enrich_mcp.http import VendorHTTP
     from enrich_mcp.server import Runtime
 
 logger = logging.getLogger(__name__)
@@ -73,18 +74,19 @@ class VendorProbe:
         self.timeout = timeout
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
-    async def check(self) -> dict[str, dict[str, Any]]:
+    async def check(self, *, store_ok: bool = True) -> dict[str, dict[str, Any]]:
+        """``store_ok=False``: the rate window cannot be read (database down), so probes skip the limiter."""
         results: dict[str, dict[str, Any]] = {}
 
         async def one(name: str) -> None:
-            results[name] = await self._vendor(name)
+            results[name] = await self._vendor(name, store_ok)
 
         async with anyio.create_task_group() as tg:
             for name in self.runtime.vendors:
                 tg.start_soon(one, name)
         return dict(sorted(results.items()))
 
-    async def _vendor(self, name: str) -> dict[str, Any]:
+    async def _vendor(self, name: str, store_ok: bool) -> dict[str, Any]:
         now = time.monotonic()
         cached = self._cache.get(name)
         if cached is not None and now - cached[0] < VENDOR_PROBE_TTL_SECONDS:
@@ -98,19 +100,27 @@ class VendorProbe:
         elif recent_ok and (log.last_error_at is None or log.last_error_at < (log.last_ok_at or 0)):
             result.update(reachable=True, via="traffic")  # it answered a moment ago: no need to ask
         else:
-            started = time.perf_counter()
-            try:
-                with anyio.fail_after(self.timeout):
-                    # The vendor counts every request against the account's rate, this one too.
-                    await http.limiter.acquire()
-                    # No key: a bare HEAD of the base URL. Any answer (401, 404 …) means the host is there.
-                    async with httpx.AsyncClient(transport=http.transport, timeout=self.timeout) as client:
-                        await client.head(http.base_url)
-                result.update(reachable=True, via="probe", latency_ms=round((time.perf_counter() - started) * 1000, 1))
-            except (httpx.HTTPError, TimeoutError) as exc:
-                result.update(reachable=False, via="probe", error=type(exc).__name__)
+            result.update(await self._probe(http, store_ok))
         self._cache[name] = (now, result)
         return result
+
+    async def _probe(self, http: VendorHTTP, store_ok: bool) -> dict[str, Any]:
+        # The vendor counts every request against the account's rate, this one too; a window that
+        # stays full means traffic, and traffic is reported above without a probe. With the database
+        # down the window cannot be read, which must not hide whether the vendor is up: one HEAD more.
+        if store_ok:
+            with anyio.move_on_after(self.timeout) as waited:
+                await http.limiter.acquire()
+            if waited.cancelled_caught:
+                return {"reachable": None, "via": "probe", "error": "rate window full"}
+        started = time.perf_counter()
+        try:
+            # No key: a bare HEAD of the base URL. Any answer (401, 404 …) means the host is there.
+            async with httpx.AsyncClient(transport=http.transport, timeout=self.timeout) as client:
+                await client.head(http.base_url)
+        except httpx.HTTPError as exc:
+            return {"reachable": False, "via": "probe", "error": type(exc).__name__}
+        return {"reachable": True, "via": "probe", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
 class HealthEndpoint:
@@ -140,8 +150,8 @@ class HealthEndpoint:
         from enrich_mcp import __version__
 
         database = await self.runtime.stores.health()
-        vendors = await self.probe.check()
-        reachable = all(v["reachable"] for v in vendors.values())
+        vendors = await self.probe.check(store_ok=database["ok"])
+        reachable = all(v["reachable"] is True for v in vendors.values())
         return {
             "status": "down" if not database["ok"] else "ok" if reachable else "degraded",
             "version": __version__,
