@@ -60,6 +60,7 @@ async def poller(home: Path, url: str | None, jobs: int, interval: float, second
     manager.register(FakeHandler(vendor, poll_interval=interval))
     await stores.jobs.list(limit=1)  # open the pool / files before the baseline
     rss_before = rss_mb()
+    polls, cpu, wall, rss = 0, 0.0, 1.0, 0.0
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(manager.run)

@@ -160,6 +160,43 @@ class HealthEndpoint:
         }
 
 
+SESSION_HEADER = b"mcp-session-id"
+
+
+class SessionTag:
+    """Put this replica's name in front of the MCP session ids it issues, and take it off again.
+
+    A 2025-era session lives in one replica's memory. A proxy cannot learn which replica issued an
+    id (it is made by the replica, after the first request was routed), but it can read a prefix:
+    ``r1.3f2a…`` goes to replica ``r1`` (see README, "Team deployment").
+    """
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.app = app
+        self.prefix = f"{name}.".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = [
+            (k, v.removeprefix(self.prefix)) if k == SESSION_HEADER else (k, v) for k, v in scope.get("headers", [])
+        ]
+
+        async def tagged(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [
+                        (k, self.prefix + v) if k.lower() == SESSION_HEADER else (k, v)
+                        for k, v in message.get("headers", [])
+                    ],
+                }
+            await send(message)
+
+        await self.app({**scope, "headers": headers}, receive, tagged)
+
+
 class RuntimeLifespan:
     """Run the job poller for the whole app, not per MCP session.
 
@@ -194,7 +231,10 @@ def build_http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8
         allowed_origins=[f"http://{h}:{port}" for h in loopback],
     )
     app = server.streamable_http_app(transport_security=security, host=host, stateless_http=settings.http_stateless)
-    guarded = BearerTokenMiddleware(RuntimeLifespan(app, server.runtime), token)
+    inner: ASGIApp = RuntimeLifespan(app, server.runtime)
+    if settings.replica_name:
+        inner = SessionTag(inner, settings.replica_name)
+    guarded = BearerTokenMiddleware(inner, token)
     return HealthEndpoint(guarded, server.runtime), token
 
 

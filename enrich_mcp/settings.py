@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         "(team deployment); unset = SQLite and diskcache under the data directory.",
     )
     database_pool_size: int = Field(default=10, ge=1, description="Most PostgreSQL connections one process opens.")
+    replica_name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$",
+        description="serve --http behind a proxy: this replica's name, put in front of the MCP session ids it "
+        "issues (r1.…) so the proxy can send a session's requests to the replica that holds it.",
+    )
     http_stateless: bool = Field(
         default=False,
         description="serve --http without MCP sessions (2025-era clients): any replica answers any request, "

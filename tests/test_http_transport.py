@@ -10,7 +10,7 @@ import httpx
 from pydantic import SecretStr
 from starlette.types import Receive, Scope, Send
 
-from enrich_mcp.http_transport import BearerTokenMiddleware, build_http_app
+from enrich_mcp.http_transport import BearerTokenMiddleware, SessionTag, build_http_app
 from enrich_mcp.settings import Settings, VendorConfig
 
 
@@ -80,3 +80,21 @@ async def test_healthz_is_503_when_the_database_is_unreachable_and_degraded_when
         body["vendors"]["sixtyfour"]["reachable"] is False and body["vendors"]["sixtyfour"]["error"] == "ConnectError"
     )
     assert "hunter2" not in response.text and "sk-x" not in response.text
+
+
+async def test_a_named_replica_tags_the_session_ids_it_issues_and_reads_them_back() -> None:
+    seen: list[bytes | None] = []
+
+    async def sdk(scope: Scope, receive: Receive, send: Send) -> None:  # stands for the SDK's session manager
+        seen.append(dict(scope["headers"]).get(b"mcp-session-id"))
+        headers = [(b"mcp-session-id", b"3f2a9c"), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    app = SessionTag(sdk, "r2")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as http:
+        first = await http.post("/mcp")
+        again = await http.post("/mcp", headers={"Mcp-Session-Id": first.headers["mcp-session-id"]})
+    assert first.headers["mcp-session-id"] == "r2.3f2a9c"  # the proxy routes r2.* to this replica
+    assert seen == [None, b"3f2a9c"]  # the SDK sees its own id
+    assert again.status_code == 200
