@@ -248,4 +248,6 @@ def serve_http(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765)
         # Shown once, on stderr, so the operator can configure the client; never logged elsewhere.
         logger.warning("ENRICH_MCP_HTTP_TOKEN is not set; generated a token for this run: %s", token)
     logger.info("serving MCP over streamable HTTP at http://%s:%d/mcp", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # lifespan="on": a start-up failure (database unreachable, schema too new) stops the process; "auto"
+    # would log it at info level and serve without a job poller.
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
