@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import anyio.to_thread
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from enrich_mcp.errors import InputError
-from enrich_mcp.jobs import JobInfo, JobStatus
+from enrich_mcp.datadir import moved_aside
+from enrich_mcp.erasure import Matcher, parse_identifier, scrub_exports
+from enrich_mcp.errors import InputError, JobNotFound
+from enrich_mcp.jobs import Job, JobInfo, JobStatus
 from enrich_mcp.tooling import Toolset
 
 if TYPE_CHECKING:
@@ -25,9 +28,17 @@ if TYPE_CHECKING:
 JobId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="A job id")]
 
 
+class DamagedJob(BaseModel):
+    job_id: str
+    problem: str
+
+
 class JobList(BaseModel):
     jobs: list[JobInfo]
     count: int
+    damaged: list[DamagedJob] = Field(
+        default_factory=list, description="Job records in the ledger that cannot be read; skipped, not listed"
+    )
 
 
 class CancelResult(BaseModel):
@@ -78,23 +89,40 @@ class SpendReport(BaseModel):
 
 
 class ForgetResult(BaseModel):
-    identifiers: list[str]
+    dry_run: bool = Field(description="True when nothing was changed: the counts say what would go")
+    identifiers: list[str] = Field(description="The identifiers given, normalised (email lower-case, phone E.164)")
     related_identifiers: list[str] = Field(
-        description="The same person's other names, emails and phones found in the cache; erased too"
+        description="The same person's other names, emails and phones found beside them; erased too"
     )
     cache_entries_removed: int
-    job_records_scrubbed: int
-    export_files_removed: int
+    job_rows_removed: int
+    job_rows_scrubbed: int = Field(description="Rows kept (other people's) with this person's mentions taken out")
+    jobs_scrubbed: int
+    unfinished_jobs: list[str] = Field(
+        description="Jobs still running that mention the person: left as they are; cancel or let them end, "
+        "then forget again"
+    )
     ledger_rows_scrubbed: int
+    export_rows_removed: int
+    export_files_rewritten: int
+    export_files_removed: int = Field(description="Files in exports/ that could not be parsed and held the person")
+    not_scanned: list[str] = Field(
+        description="Damaged files moved aside in the data directory; they may still hold the person"
+    )
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "@", "\t", "\r")
+# A sign before a plain number (an E.164 phone, a negative amount) is data, not a formula.
+_SIGNED_NUMBER = re.compile(r"[+-]\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def neutralise_cell(value: Any) -> Any:
-    """Stop spreadsheet apps from running a cell as a formula (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """Stop spreadsheet apps from running a cell as a formula (CSV injection, OWASP): a quote goes before
+    ``=``, ``@``, tab and CR, and before ``+``/``-`` unless a plain number follows (``+16505551234`` stays)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_FORMULA_START) or (value[:1] in ("+", "-") and not _SIGNED_NUMBER.fullmatch(value)):
         return "'" + value
     return value
 
@@ -117,6 +145,22 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
     register_local(tools, runtime)
     jobs = runtime.jobs
 
+    def _damaged() -> dict[str, str]:
+        return getattr(jobs.store, "damaged", {})
+
+    async def get_or_explain(job_id: str) -> Job:
+        """The job, or an error that says when its record is there but damaged (not just "no such job")."""
+        try:
+            return await jobs.get(job_id)
+        except JobNotFound:
+            if job_id in _damaged():
+                raise JobNotFound(
+                    f"Job {job_id!r} cannot be read: its record in the job ledger is damaged "
+                    f"({_damaged()[job_id]}). It was skipped; the other jobs are unaffected.",
+                    hint="",
+                ) from None
+            raise
+
     @tools.tool(title="List jobs", read_only=True, idempotent=True, open_world=False)
     async def list_jobs(
         status: JobStatus | None = None,
@@ -125,16 +169,18 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
     ) -> JobList:
         """List background jobs (newest first), optionally by status or vendor. Free."""
         found = await jobs.list(status=status, vendor=vendor, limit=limit)
-        return JobList(jobs=[JobInfo.of(j) for j in found], count=len(found))
+        damaged = [DamagedJob(job_id=i, problem=why) for i, why in sorted(_damaged().items())]
+        return JobList(jobs=[JobInfo.of(j) for j in found], count=len(found), damaged=damaged)
 
     @tools.tool(title="Get job", read_only=True, idempotent=True, open_world=False)
     async def get_job(job_id: JobId) -> JobInfo:
         """Status, progress and summary of one job. Free; the server polls the vendor in the background."""
-        return JobInfo.of(await jobs.get(job_id))
+        return JobInfo.of(await get_or_explain(job_id))
 
     @tools.tool(title="Cancel job", read_only=False, destructive=True, idempotent=True)
     async def cancel_job(job_id: JobId) -> CancelResult:
         """Stop a job here and, where the vendor supports it, at the vendor. Finished jobs are left as they are."""
+        await get_or_explain(job_id)
         job, at_vendor = await jobs.cancel(job_id)
         return CancelResult(job=JobInfo.of(await jobs.get(job.id)), cancelled_at_vendor=at_vendor)
 
@@ -148,7 +194,11 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
         ] = None,
     ) -> ResultsPage:
         """Page through a job's result rows. Use `fields` to return only the columns you need. Free."""
-        job, rows = await jobs.results(job_id, offset=offset, limit=limit, fields=fields)
+        try:
+            job, rows = await jobs.results(job_id, offset=offset, limit=limit, fields=fields)
+        except JobNotFound:
+            await get_or_explain(job_id)
+            raise
         end = offset + len(rows)
         return ResultsPage(
             job=JobInfo.of(job),
@@ -169,7 +219,7 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
 
         Files are never overwritten; CSV cells that a spreadsheet would run as a formula are neutralised.
         """
-        job = await jobs.get(job_id)
+        job = await get_or_explain(job_id)
         if job.result_count == 0:
             raise InputError(f"Job {job_id} has no result rows to export (status {job.status}).")
         base = safe_file_name(file_name or f"{job.kind.replace('.', '-')}-{job.id}")
@@ -189,10 +239,11 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
             for n in range(1000):
                 path = directory / (f"{base}.{format}" if n == 0 else f"{base}-{n}.{format}")
                 try:
-                    handle = path.open("x", encoding="utf-8", newline="")
+                    # Created 0600 and exclusively: an existing file, or a link planted there, is never written.
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
                 except FileExistsError:
                     continue
-                with handle:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                     if format == "jsonl":
                         for row in rows:
                             handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
@@ -204,7 +255,6 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
                         for row in rows:
                             flat = _flatten(row)
                             writer.writerow([neutralise_cell(flat.get(c)) for c in columns])
-                path.chmod(0o600)
                 return path
             raise InputError(f"Too many exports named {base!r}; choose another file_name.")
 
@@ -225,40 +275,51 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
     async def forget_person(
         identifiers: Annotated[
             list[Annotated[str, Field(min_length=3, max_length=320)]],
-            Field(min_length=1, max_length=20, description="Emails, phone numbers or vendor ids of the person"),
+            Field(
+                min_length=1,
+                max_length=20,
+                description="Whole identifiers of one person: emails, phone numbers, LinkedIn URLs, full name, "
+                "vendor ids",
+            ),
         ],
+        dry_run: Annotated[bool, Field(description="Only report what would be erased")] = False,
+        default_region: Annotated[
+            str, Field(min_length=2, max_length=2, description="ISO country code for phones without +country code")
+        ] = "US",
     ) -> ForgetResult:
-        """Erase a person (by email, phone or vendor id) from the cache, job results, exports and the ledger.
+        """Erase one person from the cache, job results, exports and the spend ledger. Does not touch vendors.
 
-        Afterwards the identifiers appear in no file under the data directory. Does not touch vendor systems.
+        Identifiers are matched whole (email case-insensitively, phones in any format, LinkedIn URLs in any
+        form); fragments such as a domain are refused. Other people in the same jobs and exports keep their
+        rows. The person's other identifiers found beside the given ones are erased too. Try dry_run first.
         """
-        given = sorted({i.strip() for i in identifiers if i.strip()}, key=str.lower)
-        related = await runtime.cache.related(given)
-        needles = [*given, *related]
-        cache_removed = await runtime.cache.forget(needles)
-        jobs_scrubbed = await runtime.jobs.store.forget(needles)
-        ledger_scrubbed = await runtime.budget.ledger.forget(needles)
-        lowered = [n.lower() for n in needles]
+        region = default_region.upper()
+        given = sorted({parse_identifier(i, region) for i in identifiers})
+        matcher = Matcher(set(given), region=region)
+        for _ in range(3):  # a name found by email can lead to a phone found by name; bounded
+            found = await runtime.cache.related(matcher) | await runtime.jobs.store.related(matcher)
+            if not matcher.add(found):
+                break
+        related = sorted(matcher.identifiers - set(given))
+        cache_removed = await runtime.cache.forget(matcher, dry_run=dry_run)
+        jobs = await runtime.jobs.store.forget(matcher, dry_run=dry_run)
+        ledger_scrubbed = await runtime.budget.ledger.forget(matcher, dry_run=dry_run)
 
-        def scrub_exports() -> int:
-            removed = 0
-            directory = runtime.home / "exports"
-            if not directory.is_dir():
-                return 0
-            for path in directory.iterdir():
-                if path.is_file():
-                    text = path.read_text(encoding="utf-8", errors="ignore").lower()
-                    if any(n in text for n in lowered):
-                        path.unlink()
-                        removed += 1
-            return removed
-
-        exports_removed = await anyio.to_thread.run_sync(scrub_exports)
+        exports = await anyio.to_thread.run_sync(
+            lambda: scrub_exports(runtime.home / "exports", matcher, neutralise_cell, dry_run=dry_run)
+        )
         return ForgetResult(
-            identifiers=given,
-            related_identifiers=related,
+            dry_run=dry_run,
+            identifiers=[i.value for i in given],
+            related_identifiers=[i.value for i in related],
             cache_entries_removed=cache_removed,
-            job_records_scrubbed=jobs_scrubbed,
-            export_files_removed=exports_removed,
+            job_rows_removed=jobs.rows_removed,
+            job_rows_scrubbed=jobs.rows_changed,
+            jobs_scrubbed=jobs.jobs_scrubbed,
+            unfinished_jobs=jobs.unfinished,
             ledger_rows_scrubbed=ledger_scrubbed,
+            export_rows_removed=exports.rows_removed,
+            export_files_rewritten=exports.files_rewritten,
+            export_files_removed=exports.files_removed,
+            not_scanned=[str(p) for p in moved_aside(runtime.home)],
         )

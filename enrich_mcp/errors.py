@@ -14,6 +14,7 @@ the MCP SDK.
     ├── JobNotFound                no job with that id in the ledger
     ├── StoreUnavailable           the shared database (ENRICH_MCP_DATABASE_URL) cannot be reached
     ├── SchemaError                the database's schema is newer than this version, or needs `enrich-mcp db upgrade`
+    ├── DataDirectoryError         the data directory (or a database in it) cannot be used; the CLI exits 2
     └── VendorError                the vendor answered with an error, or could not be reached
         ├── VendorBadRequest       400 / 422: the vendor rejected the request
         ├── VendorAuthError        401: key missing, wrong or revoked
@@ -83,6 +84,11 @@ class StoreUnavailable(EnrichError):
 
 class SchemaError(EnrichError):
     """The stored schema does not fit this version of enrich-mcp (see ``enrich-mcp db upgrade``)."""
+
+
+class DataDirectoryError(EnrichError):
+    """The data directory or one of its files cannot be used. The message is one paragraph: the file, what
+    is wrong with it, and the fix."""
 
 
 class VendorError(EnrichError):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,14 @@ import httpx
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.prompts.base import Prompt
+from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
 from enrich_mcp import __version__
 from enrich_mcp.budget import Budget
-from enrich_mcp.cache import ResultCache, account_id, private_dir
+from enrich_mcp.cache import ResultCache, account_id
+from enrich_mcp.datadir import moved_aside, private_dir
 from enrich_mcp.http import RetryPolicy, VendorHTTP
 from enrich_mcp.jobs import Job, JobManager, job_uri, process_owner
 from enrich_mcp.local import DnsMxResolver, MxResolver
@@ -122,7 +125,7 @@ class Runtime:
 
     @property
     def exports_dir(self) -> Path:
-        return private_dir(self.home / "exports")
+        return private_dir(self.home / "exports", what="exports folder")
 
     async def aclose(self) -> None:
         for services in self.vendors.values():
@@ -163,13 +166,15 @@ def _vendor_status(spec: VendorSpec, settings: Settings, selected: set[str] | No
 
 
 def _build_runtime(settings: Settings) -> Runtime:
+    home = private_dir(settings.home, inside=False, what="data directory")
+    # Checked at start, so a link planted as exports/ stops the server here, not an export later.
+    private_dir(home / "exports", what="exports folder")
     prices: dict[str, float] = {}
     for spec in discover_vendors():
         prices.update({f"{spec.name}.{op}": usd for op, usd in spec.prices.items()})
     prices.update(settings.prices)
     owner = process_owner()
-    private_dir(settings.home)  # exports and the sandbox live here whatever the backend
-    stores = open_stores(settings, owner=owner)
+    stores = open_stores(settings, owner=owner)  # exports and the sandbox stay in the data directory anyway
     return Runtime(
         settings=settings,
         cache=ResultCache(stores.cache, ttls=settings.cache_ttls),
@@ -225,7 +230,7 @@ def build_server(
         key = config.api_key.get_secret_value() if config.api_key else SANDBOX_KEY
         transport = (transports or {}).get(spec.name)
         if transport is None and settings.sandbox:
-            sandbox = load_sandbox(spec.name)
+            sandbox = load_sandbox(spec.name, home=runtime.home)  # state survives restarts
             runtime.sandboxes[spec.name] = sandbox
             transport = sandbox.transport()
         rate = spec.rate
@@ -309,7 +314,10 @@ def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
         return dump({"job_id": job.id, "status": job.status, "result_count": job.result_count, "rows": rows})
 
     @server.resource(
-        "enrich://vendors", name="vendors", mime_type="application/json", description="Vendors, limits and health"
+        "enrich://vendors",
+        name="vendors",
+        mime_type="application/json",
+        description="Vendors, limits and health; data_directory: damaged job rows skipped and files moved aside",
     )
     async def vendors_resource() -> str:
         out = []
@@ -331,7 +339,7 @@ def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
                     "last_error_at": log.last_error_at if log else None,
                 }
             )
-        return dump(out)
+        return dump({"vendors": out, "data_directory": data_directory_health(runtime)})
 
     @server.resource("enrich://spend", name="spend", mime_type="application/json", description="Spend and budget")
     async def spend_resource() -> str:
@@ -350,6 +358,17 @@ def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
                     runtime.subscribers[uri].discard(connection)
 
     runtime.jobs.listeners.append(notify)
+
+
+def data_directory_health(runtime: Runtime) -> dict[str, Any]:
+    """What is wrong in the data directory: unreadable job rows (skipped) and damaged files moved aside."""
+    store = runtime.jobs.store
+    damaged: dict[str, str] = getattr(store, "damaged", {})
+    return {
+        "path": str(runtime.home),
+        "damaged_jobs": [{"job_id": job_id, "problem": why} for job_id, why in sorted(damaged.items())],
+        "moved_aside": [str(p) for p in moved_aside(runtime.home)],
+    }
 
 
 async def _job_or_404(runtime: Runtime, job_id: str) -> Job:
@@ -389,22 +408,92 @@ def prompts_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "prompts"
 
 
-def _constant(text: str) -> Callable[[], str]:
-    def render() -> str:
-        return text
+@dataclass(frozen=True)
+class PromptFile:
+    """A ``prompts/*.md`` file: an optional front-matter block, a ``# Title`` line, and the body.
 
-    return render
+    Front matter (between ``---`` lines) lists the tools the prompt uses and its arguments::
+
+        tools: clean_leads, validate_emails
+        arguments:
+        - leads (required): the leads, as a CSV path or rows pasted as text
+        - region: default phone region, e.g. "GB"
+
+    ``{name}`` in the body is replaced by the argument's value; an optional argument left out reads
+    "not given". Other braces are left alone, so JSON examples stay as written.
+    """
+
+    name: str
+    title: str
+    body: str
+    tools: tuple[str, ...] = ()
+    arguments: tuple[PromptArgument, ...] = ()
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> PromptFile:
+        tools: tuple[str, ...] = ()
+        arguments: list[PromptArgument] = []
+        if text.startswith("---\n"):
+            front, _, text = text[4:].partition("\n---\n")
+            for line in front.splitlines():
+                stripped = line.strip()
+                if stripped.startswith("tools:"):
+                    tools = tuple(t.strip() for t in stripped.removeprefix("tools:").split(",") if t.strip())
+                elif stripped.startswith("- "):
+                    head, _, description = stripped[2:].partition(":")
+                    arg_name, _, flag = head.partition(" ")
+                    arguments.append(
+                        PromptArgument(
+                            name=arg_name.strip(),
+                            description=description.strip() or None,
+                            required=flag.strip() == "(required)",
+                        )
+                    )
+                elif stripped and stripped != "arguments:":
+                    raise ValueError(f"prompts/{name}.md: unexpected front-matter line {line!r}")
+        title, _, body = text.strip().partition("\n")
+        return cls(name, title.lstrip("# ").strip(), body.strip(), tools, tuple(arguments))
+
+    def render(self, values: Mapping[str, str]) -> str:
+        unknown = set(values) - {a.name for a in self.arguments}
+        if unknown:
+            # A protocol error (invalid params) that names the culprit; the SDK would mask a plain exception.
+            raise MCPError(
+                types.INVALID_PARAMS,
+                f"Unknown argument(s) for prompt {self.name}: {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(a.name for a in self.arguments) or 'none'}",
+            )
+        names = "|".join(re.escape(a.name) for a in self.arguments)
+        if not names:
+            return self.body
+
+        def fill(match: re.Match[str]) -> str:
+            value = (values.get(match.group(1)) or "").strip()
+            return value or "not given"
+
+        return re.sub(r"\{(" + names + r")\}", fill, self.body)
+
+    def prompt(self) -> Prompt:
+        def render(**values: str) -> str:
+            return self.render(values)
+
+        return Prompt(
+            name=self.name,
+            title=self.title,
+            description=self.title,
+            arguments=list(self.arguments),
+            fn=render,
+            context_kwarg=None,
+        )
+
+
+def load_prompts(directory: Path | None = None) -> list[PromptFile]:
+    directory = directory or prompts_dir()
+    if not directory.is_dir():
+        return []
+    return [PromptFile.parse(path.stem, path.read_text(encoding="utf-8")) for path in sorted(directory.glob("*.md"))]
 
 
 def _register_prompts(server: EnrichServer) -> None:
-    directory = prompts_dir()
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob("*.md")):
-        text = path.read_text(encoding="utf-8")
-        title, _, body = text.partition("\n")
-        description = title.lstrip("# ").strip()
-
-        server.add_prompt(
-            Prompt.from_function(_constant(body.strip()), name=path.stem, title=description, description=description)
-        )
+    for prompt in load_prompts():
+        server.add_prompt(prompt.prompt())

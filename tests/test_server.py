@@ -104,13 +104,14 @@ async def test_prompts_are_served(server, era: str) -> None:  # type: ignore[no-
     async with connect(server, mode=era) as client:
         prompts = {p.name for p in (await client.list_prompts()).prompts}
         assert "research_account" in prompts
-        got = await client.get_prompt("research_account")
+        got = await client.get_prompt("research_account", {"company": "Example Corp"})
     assert got.messages
 
 
 async def test_vendors_resource_lists_limits_and_status(server, era: str) -> None:  # type: ignore[no-untyped-def]
     async with connect(server, mode=era) as client:
         body = json.loads((await client.read_resource("enrich://vendors")).contents[0].text)  # type: ignore[union-attr]
-    by_name = {v["vendor"]: v for v in body}
+    by_name = {v["vendor"]: v for v in body["vendors"]}
     assert by_name["sixtyfour"]["rate_limit"] == "500/min"
     assert by_name["sixtyfour"]["status"] == "sandbox"
+    assert body["data_directory"] == {"path": str(server.runtime.home), "damaged_jobs": [], "moved_aside": []}

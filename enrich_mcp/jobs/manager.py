@@ -65,6 +65,7 @@ class _Stop(Exception):
 
 
 Reconcile = Callable[[], Awaitable[str | None]]
+"""Find a step at the vendor: its id, ``None`` when certainly absent; raises StepOutcomeUnknown otherwise."""
 
 
 class JobHandler(Protocol):
@@ -116,8 +117,10 @@ class JobControl:
         """Send a credit-spending submit at most once; returns the vendor's id for it.
 
         ``resend_safe``: the vendor deduplicates this request (an idempotency key, a documented
-        reuse rule), so a step that may have been sent is sent again. ``reconcile`` looks the
-        step up at the vendor (its job list) and returns its id, or ``None`` when it is not there.
+        reuse rule), so a step that may have been sent is sent again. ``reconcile`` looks a step
+        that may have been sent up at the vendor (its job list): it returns the vendor's id, or
+        ``None`` when the list shows it was never created (then it is sent), and raises
+        :class:`StepOutcomeUnknown` when the list cannot tell.
         """
         steps = self.job.steps()
         existing = steps.get(name)
@@ -129,8 +132,7 @@ class JobControl:
             if status == "failed":
                 raise SubmitRefused(str(existing.get("error") or f"step {name} was refused by the vendor"))
             if status in ("sending", "submitting", "unknown") and not resend_safe:
-                found = await reconcile() if reconcile is not None else None
-                if found is None:
+                if reconcile is None:
                     steps[name] = {**existing, "status": "unknown"}
                     await self.save()
                     raise StepOutcomeUnknown(
@@ -138,11 +140,14 @@ class JobControl:
                         "it may have reached the vendor, so it was not sent again.",
                         hint="Check the vendor's dashboard before starting the same work again.",
                     )
-                steps[name] = {"status": "done", "id": found, "at": time.time(), "reconciled": True}
-                self.job.vendor_job_id = self.job.vendor_job_id or found
-                await self.save()
-                self.accepted.set()
-                return found
+                found = await reconcile()  # raises StepOutcomeUnknown when the vendor's list cannot tell
+                if found is not None:
+                    steps[name] = {"status": "done", "id": found, "at": time.time(), "reconciled": True}
+                    self.job.vendor_job_id = self.job.vendor_job_id or found
+                    await self.save()
+                    self.accepted.set()
+                    return found
+                logger.info("job %s: step %s is not at the vendor (its list says so); sending it", self.job.id, name)
             # "prepared": written before the request, and the request never left. Send it.
         if self.manager.stopping:
             raise _Stop("shutdown")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from enrich_mcp import local
 from enrich_mcp.errors import InputError
+from enrich_mcp.files import input_file
 from enrich_mcp.local.models import EmailResult, EmailSummary, LeadResult, LeadSummary
 from enrich_mcp.tooling import Toolset, require
 
@@ -24,7 +25,7 @@ CsvPath = Annotated[
         default=None,
         max_length=4096,
         description="Path of a .csv/.tsv/.txt file on the server's machine (instead of inline data), "
-        "at most 10,000 data rows",
+        "at most 10,000 data rows, inside the client's roots or ENRICH_MCP_FILES_DIR",
     ),
 ]
 
@@ -43,11 +44,11 @@ class LeadCleaning(BaseModel):
     summary: LeadSummary
 
 
-async def _read_csv(csv_path: str) -> list[dict[str, str]]:
-    path = Path(csv_path)
+async def _read_csv(runtime: Runtime, ctx: Context, csv_path: str) -> list[dict[str, str]]:
     # A tool that echoes file content back must not become a way to read arbitrary files.
-    require(
-        path.suffix.lower() in CSV_SUFFIXES, f"csv_path must name a {'/'.join(CSV_SUFFIXES)} file, not {path.name!r}."
+    settings = runtime.settings
+    path = await input_file(
+        csv_path, settings=settings, ctx=ctx, remote=settings.transport == "http", suffixes=CSV_SUFFIXES
     )
     return await anyio.to_thread.run_sync(local.read_csv_rows, path)
 
@@ -62,6 +63,7 @@ def _one_source(inline: object | None, csv_path: str | None, what: str) -> None:
 def register_local(tools: Toolset, runtime: Runtime) -> None:
     @tools.tool(title="Validate emails", read_only=True, idempotent=True, open_world=True)
     async def validate_emails(
+        ctx: Context,
         emails: Annotated[
             list[str] | None,
             Field(max_length=local.MAX_ITEMS, description="Addresses to check (up to 10,000)"),
@@ -94,7 +96,7 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
                 ),
             )
         if csv_path is not None:
-            addresses: list[Any] = local.emails_from_rows(await _read_csv(csv_path))
+            addresses: list[Any] = local.emails_from_rows(await _read_csv(runtime, ctx, csv_path))
         else:
             addresses = list(emails or [])
         report = await local.validate_emails(addresses, resolver=runtime.mx_resolver, check_mx=check_mx)
@@ -107,6 +109,7 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
 
     @tools.tool(title="Clean leads", read_only=True, idempotent=True, open_world=False)
     async def clean_leads(
+        ctx: Context,
         rows: Annotated[
             list[dict[str, Any]] | None,
             Field(
@@ -127,7 +130,7 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
         Offline and free. Problems are reported per row.
         """
         _one_source(rows, csv_path, "rows")
-        data: list[Any] = await _read_csv(csv_path) if csv_path is not None else list(rows or [])
+        data: list[Any] = await _read_csv(runtime, ctx, csv_path) if csv_path is not None else list(rows or [])
         report = await anyio.to_thread.run_sync(lambda: local.clean_leads(data, default_region=default_region))
         return LeadCleaning(
             source="inline" if csv_path is None else "csv",

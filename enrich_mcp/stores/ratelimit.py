@@ -134,7 +134,14 @@ class SqliteRateWindow:
     """
 
     def __init__(self, path: Path) -> None:
-        self.db = Database(path, _SCHEMA, migrate=_migrate, durable=False)
+        self.db = Database(
+            path,
+            _SCHEMA,
+            migrate=_migrate,
+            durable=False,
+            what="vendor rate window",
+            consequence="the vendors' request counts start afresh (a rate limit may be hit once).",
+        )
         # timeout=0: never wait for the lock on the event loop.
         self._now = sqlite3.connect(str(path), isolation_level=None, timeout=0, check_same_thread=False)
         self._now.execute("PRAGMA synchronous=NORMAL")

@@ -457,3 +457,87 @@ async def test_a_resend_safe_step_that_may_have_left_is_sent_again_not_parked(
     finally:
         server.runtime.close()
     assert (done.status, vendor.submits) == ("completed", 1)
+
+
+async def test_a_bulk_chunk_whose_answer_was_lost_is_not_resent_and_still_counted(
+    build: Callable[..., EnrichServer],
+) -> None:
+    server = build(toolsets=["sixtyfour"])
+    sandbox = server.runtime.sandboxes["sixtyfour"]
+    sandbox.fail_next(504, {"detail": "gateway timeout"}, path="/find-email-bulk-async")  # chunk 0's answer is lost
+    leads = [{"name": f"Person {i}", "company": "Acme"} for i in range(150)]
+    async with connect(server) as client:
+        out = await call(client, "sixtyfour_find_emails_bulk", leads=leads, wait_seconds=5)
+    assert out["job"]["status"] == "completed"
+    assert len(sandbox.calls("POST", "/find-email-bulk-async")) == 2  # chunk 0 was not resent
+    assert out["job"]["summary"]["unknown"] == 100
+    # 50 answered + 100 that may have been billed: never recorded as free.
+    assert await ledger(server) == [("settled", pytest.approx(150 * 0.05))]
+
+
+# -- "unknown" is a last resort: a step that may have left is looked up in the vendor's list --------
+
+
+def _audiencelab_listing(rows: list[dict[str, Any]], posts: list[httpx.Request]) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/enrichments":
+            posts.append(request)
+            rows.append({"id": "new-job", "name": "Q4 list", "status": "IN_QUEUE", "total": 1, "created_at": None})
+            return httpx.Response(202, json={"jobId": "new-job", "status": "IN_QUEUE"})
+        if request.method == "GET" and request.url.path == "/enrichments":
+            return httpx.Response(
+                200, json={"total_records": len(rows), "page_size": 1000, "page": 1, "total_pages": 1, "data": rows}
+            )
+        return httpx.Response(404, json={"error": "not here"})
+
+    return httpx.MockTransport(handle)
+
+
+async def _resume_crashed_create(build: Callable[..., EnrichServer], rows: list[dict[str, Any]]) -> tuple[Job, int]:
+    import datetime as dt
+
+    posts: list[httpx.Request] = []
+    server = build(
+        toolsets=["audiencelab"],
+        poll_interval_seconds=60,
+        transports={"audiencelab": _audiencelab_listing(rows, posts)},
+    )
+    now = dt.datetime.now(dt.UTC).timestamp()
+    await server.runtime.jobs.store.insert(
+        Job(
+            id="crashed-create",
+            vendor="audiencelab",
+            kind="audiencelab.enrichment",
+            tool="audiencelab_enrich_contacts_bulk",
+            request={"name": "Q4 list", "operator": "OR", "records": [{"email": "ada@example.com"}]},
+            state={"phase": "submit", "steps": {"create": {"status": "sending", "at": now}}},
+        ),
+        owner="dead-process",
+        lease_seconds=-1,
+    )
+    changes = Changes(server.runtime.jobs)
+    async with connect(server):
+        job = await changes.until("crashed-create", lambda j: j.phase == "poll" or j.done)
+    return job, len(posts)
+
+
+async def test_a_create_found_in_the_vendors_list_is_adopted_not_resent(build: Callable[..., EnrichServer]) -> None:
+    import datetime as dt
+
+    created = dt.datetime.now(dt.UTC).isoformat()
+    listed = [{"id": "theirs-1", "name": "Q4 list", "status": "PROCESSING", "total": 1, "created_at": created}]
+    job, posts = await _resume_crashed_create(build, listed)
+    assert (job.vendor_job_id, posts) == ("theirs-1", 0)
+    assert job.state["steps"]["create"]["reconciled"] is True
+
+
+async def test_a_create_absent_from_the_vendors_list_is_sent(build: Callable[..., EnrichServer]) -> None:
+    job, posts = await _resume_crashed_create(build, [])
+    assert (job.vendor_job_id, posts) == ("new-job", 1)
+
+
+async def test_a_create_the_list_cannot_tell_apart_is_unknown(build: Callable[..., EnrichServer]) -> None:
+    old = "2020-01-01T00:00:00Z"
+    listed = [{"id": "old-run", "name": "Q4 list", "status": "COMPLETED", "total": 1, "created_at": old}]
+    job, posts = await _resume_crashed_create(build, listed)
+    assert (job.status, posts) == ("unknown", 0)

@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from enrich_mcp.cache import ResultCache
+from enrich_mcp.erasure import Matcher, parse_identifier
 from enrich_mcp.http import Rate
 from enrich_mcp.jobs import Job, Write
 from tests.stores.conftest import Backend
@@ -112,8 +113,7 @@ async def test_claim_takes_unheld_and_expired_jobs_of_known_kinds_only(backend: 
     assert await b.claim("p3", 30, ["fake.search"]) == []  # p2 holds it now
     assert await a.heartbeat("p1", 30) == {"held"}
     assert await b.heartbeat("p2", 30) == {"expired"}
-    again = await a.claim("p1", 30, ["fake.search"])
-    assert [j.id for j in again] == ["held"]  # its own jobs, as after a restart of the same owner
+    assert await a.claim("p1", 30, ["fake.search"]) == []  # its own are renewed by its heartbeat, not re-read
 
 
 async def test_two_processes_claiming_at_once_split_the_jobs(backend: Backend) -> None:
@@ -165,22 +165,31 @@ async def test_annotate_adds_to_an_ended_jobs_summary(backend: Backend) -> None:
     assert stored is not None and stored.summary == {"rows": 1, "cancelled_at_vendor": True}
 
 
-async def test_forget_drops_rows_and_blanks_requests_that_mention_a_person(backend: Backend) -> None:
+async def test_forget_drops_a_persons_rows_and_scrubs_ended_jobs_only(backend: Backend) -> None:
     store = backend.open().jobs
+    ada = Matcher({parse_identifier("ada@example.com")})
     job = await store.insert(
-        _job("j1", request={"email": "Ada@Example.com"}, summary={"who": "ada@example.com", "n": 2}),
+        _job("j1", request={"leads": [{"email": "Ada@Example.com"}, {"email": "bob@example.com"}]}),
         owner="p1",
         lease_seconds=30,
     )
-    await store.update(job, [{"email": "ADA@example.com"}, {"email": "bob@example.com"}], owner="p1")
-    await store.insert(_job("j2", request={"email": "bob@example.com"}), owner="p1", lease_seconds=30)
-    touched = await store.forget(["ada@EXAMPLE.com"])
-    assert touched == 2  # one row, one job
+    rows = [{"email": "bob@example.com"}, {"email": "ADA@example.com", "name": "Ada Lovelace"}, {"email": "c@x.io"}]
+    await store.update(job, rows, owner="p1")
+    running = await store.insert(_job("j2", request={"email": "ada@example.com"}), owner="p1", lease_seconds=30)
+    assert await store.related(ada) >= {parse_identifier("Ada Lovelace")}
+    dry = await store.forget(ada, dry_run=True)
+    assert (dry.rows_removed, dry.jobs_scrubbed, sorted(dry.unfinished)) == (0, 0, ["j1", "j2"])  # both run
+    job.status = "completed"
+    assert await store.update(job, owner="p1")
+    count = await store.forget(ada)
+    assert (count.rows_removed, count.jobs_scrubbed, count.unfinished) == (1, 1, [running.id])
     stored = await store.get("j1")
-    assert stored is not None and stored.request == {"erased": True} and stored.summary == {"n": 2}
-    assert await store.results("j1", 0, 10) == [{"email": "bob@example.com"}]
-    other = await store.get("j2")
-    assert other is not None and other.request == {"email": "bob@example.com"}
+    # The request keeps its positions (chunks are cut by position): the person's lead is a placeholder.
+    assert stored is not None and stored.request == {"leads": [{"erased": True}, {"email": "bob@example.com"}]}
+    assert stored.result_count == 2
+    assert await store.results("j1", 0, 10) == [{"email": "bob@example.com"}, {"email": "c@x.io"}]  # no gap
+    untouched = await store.get("j2")
+    assert untouched is not None and untouched.request == {"email": "ada@example.com"}  # unfinished: left
 
 
 # -- the spend ledger ----------------------------------------------------------------------------
@@ -257,7 +266,7 @@ async def test_forget_blanks_subjects_and_keeps_amounts(backend: Backend) -> Non
     spend = backend.open().spend
     kept = await spend.insert(**_row(subject="Bob Stone"))
     erased = await spend.insert(**_row(subject="ada@example.com"))
-    assert await spend.forget(["ADA@example.com"]) == 1
+    assert await spend.forget(Matcher({parse_identifier("ADA@example.com")})) == 1
     rows = {r["id"]: r for r in await spend.rows()}
     assert rows[erased]["subject"] == "[erased]" and rows[erased]["estimated_usd"] == 0.05
     assert rows[kept]["subject"] == "Bob Stone"
@@ -284,11 +293,14 @@ async def test_cache_entries_round_trip_and_expire_by_their_own_ttl(backend: Bac
 async def test_the_result_cache_forgets_a_person_on_both_backends(backend: Backend) -> None:
     stores = backend.open()
     cache = ResultCache(stores.cache, ttls={"acme.lookup": 60})
-    await cache.set("acme", "lookup", {"email": "Ada.Lovelace@example.com"}, "acct", {"name": "Ada Lovelace"})
+    ada_request = {"email": "Ada.Lovelace@example.com", "name": "Ada Lovelace"}
+    await cache.set("acme", "lookup", ada_request, "acct", {"phone": "+1 555 0100"})
     await cache.set("acme", "lookup", {"email": "bob@example.com"}, "acct", {"name": "Bob Stone"})
-    assert await cache.related(["ada.lovelace@example.com"]) == ["Ada Lovelace"]
-    assert await cache.forget(["ADA.LOVELACE@example.com"]) == 1
-    assert await cache.get("acme", "lookup", {"email": "Ada.Lovelace@example.com"}, "acct") is None
+    ada = Matcher({parse_identifier("ada.lovelace@example.com")})
+    assert await cache.related(ada) == {parse_identifier("Ada Lovelace"), parse_identifier("+15550100")}
+    assert await cache.forget(ada, dry_run=True) == 1
+    assert await cache.forget(ada) == 1
+    assert await cache.get("acme", "lookup", ada_request, "acct") is None
     kept = await cache.get("acme", "lookup", {"email": "bob@example.com"}, "acct")
     assert kept is not None and kept.value == {"name": "Bob Stone"}
     assert (await cache.summary())["entries"] == 1

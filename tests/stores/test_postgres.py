@@ -21,7 +21,7 @@ from enrich_mcp.stores.postgres.schema import LATEST, MIGRATIONS, Migration, cur
 from tests.conftest import connect
 from tests.jobs_fakes import FakeVendor, fake_server
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # resources/subscribe, for 2025 clients
+pytestmark = pytest.mark.filterwarnings("ignore:resources/subscribe is removed")  # still right for 2025 clients
 
 
 async def _version(url: str) -> int:

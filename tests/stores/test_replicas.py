@@ -29,7 +29,7 @@ from tests.stores.replicas import (
     text_of,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # resources/subscribe, for 2025 clients
+pytestmark = pytest.mark.filterwarnings("ignore:resources/subscribe is removed")  # still right for 2025 clients
 
 
 @pytest.fixture

@@ -2,16 +2,15 @@
 
 Expiry is read from the database server's clock. Expired entries are not returned and are
 deleted from time to time (every :data:`PURGE_EVERY` writes), and by ``forget_person``, which
-finds a person's entries whether or not they have expired, exactly as from the local cache.
+erases a person's entries (and purges the expired ones) exactly as from the local cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
-from enrich_mcp.stores.postgres.database import NOW, PostgresDatabase
-from enrich_mcp.stores.postgres.jobs import MATCHES
+from enrich_mcp.stores.postgres.database import NOW, PostgresDatabase, sql
 
 PURGE_EVERY: Final = 500
 _LIVE: Final = f"(expires_at IS NULL OR expires_at > {NOW})"
@@ -40,18 +39,20 @@ class PgCacheStore:
     async def delete(self, key: str) -> bool:
         return await self.db.execute("DELETE FROM cache WHERE key = %s", (key,)) > 0
 
-    async def matching(self, needles: Sequence[str]) -> list[tuple[str, str]]:
-        if not needles:
-            return []
-        rows = await self.db.fetchall(
-            f"SELECT key, value FROM cache WHERE {MATCHES.format(column='value')}", (list(needles),)
-        )
-        return [(r[0], r[1]) for r in rows]
+    async def scan(self, keep: Callable[[str], bool]) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        async with self.db.transaction() as conn, conn.cursor(name="enrich_cache_scan") as cur:
+            # A server-side cursor: the table is read in batches, not loaded at once.
+            await cur.execute(sql(f"SELECT key, value FROM cache WHERE {_LIVE}"))
+            async for key, value in cur:
+                if keep(value):
+                    found.append((key, value))
+        return found
 
     async def erase(self, keys: Sequence[str]) -> int:
-        if not keys:
-            return 0
-        count = await self.db.execute("DELETE FROM cache WHERE key = ANY(%s)", (list(keys),))
+        """Delete ``keys`` and the expired entries (as diskcache's vacuum does), then VACUUM the table."""
+        count = await self.db.execute("DELETE FROM cache WHERE key = ANY(%s)", (list(keys),)) if keys else 0
+        await self.db.execute(f"DELETE FROM cache WHERE expires_at <= {NOW}")
         await self.db.vacuum("cache")
         return count
 

@@ -23,15 +23,14 @@ from typing import Any, Final
 from psycopg import AsyncConnection
 from pydantic import ValidationError
 
+from enrich_mcp.erasure import ERASED, Identifier, Matcher, harvest
 from enrich_mcp.jobs.models import TERMINAL, Job
-from enrich_mcp.jobs.store import Write
+from enrich_mcp.jobs.store import ForgetCount, Write, plan_forget
 from enrich_mcp.stores.postgres.database import NOW, PostgresDatabase, open_jobs
 
 logger = logging.getLogger(__name__)
 
 _OPEN: Final = open_jobs()
-MATCHES: Final = "EXISTS (SELECT 1 FROM unnest(%s::text[]) AS n(needle) WHERE strpos(lower({column}), needle) > 0)"
-"""``column`` contains one of the (lower-cased) needles, case-insensitively."""
 
 
 class PgJobStore:
@@ -185,14 +184,15 @@ class PgJobStore:
     async def claim(self, owner: str, lease_seconds: float, kinds: Sequence[str]) -> list[Job]:
         """Take every unfinished job of ``kinds`` that nobody holds (no owner, or an expired lease).
 
-        ``SKIP LOCKED``: a job another replica is claiming or writing right now is left to it.
+        ``SKIP LOCKED``: a job another replica is claiming or writing right now is left to it. The jobs
+        this replica holds are renewed by its heartbeat, not re-read.
         """
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 f"SELECT id, data FROM jobs WHERE {_OPEN} AND kind = ANY(%s) "
-                f"AND (owner IS NULL OR owner = %s OR lease_until < {NOW}) "
+                f"AND (owner IS NULL OR lease_until < {NOW}) "
                 "ORDER BY created_at FOR UPDATE SKIP LOCKED",
-                (list(kinds), owner),
+                (list(kinds),),
             )
             claimed = self._loads(await cur.fetchall())
             if claimed:
@@ -214,28 +214,55 @@ class PgJobStore:
         """Give up every lease at shutdown, so another replica resumes the jobs at once."""
         await self.db.execute("UPDATE jobs SET lease_until = 0 WHERE owner = %s", (owner,))
 
-    async def forget(self, needles: list[str]) -> int:
-        """Drop result rows and blank job requests that mention a needle."""
-        lowered = [n.lower() for n in needles if n]
-        if not lowered:
-            return 0
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(f"DELETE FROM results WHERE {MATCHES.format(column='data')}", (lowered,))
-            touched = cur.rowcount
-            cur = await conn.execute(
-                f"SELECT id, data FROM jobs WHERE {MATCHES.format(column='data')} FOR UPDATE", (lowered,)
-            )
+    async def related(self, matcher: Matcher) -> set[Identifier]:
+        """The person's other identifiers in job requests and result rows that hold one of theirs."""
+        found: set[Identifier] = set()
+        async with self.db.transaction() as conn:  # a server-side cursor lives in a transaction
+            async with conn.cursor(name="enrich_results_scan") as cur:
+                await cur.execute("SELECT data FROM results")
+                async for (data,) in cur:
+                    if matcher.may_hold(data):
+                        found |= harvest(json.loads(data), matcher)
+            cur = await conn.execute("SELECT id, data FROM jobs")
             for job_id, data in await cur.fetchall():
-                if (job := self._load(job_id, data)) is None:
-                    continue
-                job.request = {"erased": True}
-                job.state = {k: v for k, v in job.state.items() if k in ("steps", "phase")}
-                job.summary = {k: v for k, v in job.summary.items() if not any(n in str(v).lower() for n in lowered)}
-                await conn.execute("UPDATE jobs SET data = %s WHERE id = %s", (job.model_dump_json(), job_id))
-                touched += 1
-        if touched:
+                if matcher.may_hold(data) and (job := self._load(job_id, data)) is not None:
+                    found |= harvest(job.request, matcher)
+        return found
+
+    async def forget(self, matcher: Matcher, *, dry_run: bool = False) -> ForgetCount:
+        """Drop the person's result rows and scrub them out of ended jobs: the rule of
+        :func:`~enrich_mcp.jobs.store.plan_forget`, applied in one transaction that locks the jobs it reads."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute("SELECT id, data FROM jobs ORDER BY created_at FOR UPDATE")
+            jobs = self._loads(await cur.fetchall())
+            cur = await conn.execute("SELECT job_id, idx, data FROM results")
+            count, plan = plan_forget(matcher, jobs, await cur.fetchall())
+            if dry_run:
+                return count
+            for job, rows in plan:
+                for idx, row in rows:
+                    if row is ERASED:
+                        await conn.execute("DELETE FROM results WHERE job_id = %s AND idx = %s", (job.id, idx))
+                    else:
+                        await conn.execute(
+                            "UPDATE results SET data = %s WHERE job_id = %s AND idx = %s",
+                            (json.dumps(row, ensure_ascii=False, default=str), job.id, idx),
+                        )
+                if any(row is ERASED for _, row in rows):
+                    # Close the gaps (pages are read by position): renumber in one statement, through
+                    # negative indexes so no intermediate state collides with the primary key.
+                    cur = await conn.execute(
+                        "UPDATE results r SET idx = -1 - n.pos FROM (SELECT idx, row_number() OVER (ORDER BY idx) - 1 "
+                        "AS pos FROM results WHERE job_id = %s) n WHERE r.job_id = %s AND r.idx = n.idx",
+                        (job.id, job.id),
+                    )
+                    job.result_count = cur.rowcount
+                    await conn.execute("UPDATE results SET idx = -1 - idx WHERE job_id = %s", (job.id,))
+                await conn.execute("UPDATE jobs SET data = %s WHERE id = %s", (job.model_dump_json(), job.id))
+                await self.db.notify(conn, job.id)
+        if count.jobs_scrubbed:
             await self.db.vacuum("results", "jobs")
-        return touched
+        return count
 
     async def watch(self, on_change: Callable[[str], Awaitable[None]]) -> None:
         """``LISTEN``: call ``on_change(job_id)`` when another replica changes a job."""

@@ -14,8 +14,8 @@ from typing import Any, Final
 from psycopg.rows import dict_row
 
 from enrich_mcp.budget import ChargeStatus
+from enrich_mcp.erasure import ERASED, ERASED_TEXT, Matcher
 from enrich_mcp.stores.postgres.database import NOW, PostgresDatabase, sql
-from enrich_mcp.stores.postgres.jobs import MATCHES
 
 BUDGET_LOCK: Final = 0x656E7269636802  # pg_advisory_xact_lock key: "enrich" + 2
 _COMMITTED: Final = (
@@ -123,18 +123,21 @@ class PgSpendStore:
     async def rows(self) -> list[dict[str, Any]]:
         return await self._dicts("SELECT * FROM spend ORDER BY id")
 
-    async def forget(self, needles: list[str]) -> int:
-        """Blank the stored subject of every row that mentions a needle (amounts stay for accounting)."""
-        lowered = [n.lower() for n in needles if n]
-        if not lowered:
-            return 0
-        count = await self.db.execute(
-            f"UPDATE spend SET subject = '[erased]' WHERE subject IS NOT NULL AND {MATCHES.format(column='subject')}",
-            (lowered,),
-        )
-        if count:
+    async def forget(self, matcher: Matcher, *, dry_run: bool = False) -> int:
+        """Scrub the person out of stored subjects (amounts stay for accounting), as the SQLite ledger does."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute("SELECT id, subject FROM spend WHERE subject IS NOT NULL FOR UPDATE")
+            hits: list[tuple[str, int]] = []
+            for charge_id, subject in await cur.fetchall():
+                if matcher.may_hold(subject) and matcher.mentions(subject):
+                    cleaned = matcher.scrub(subject)
+                    hits.append((ERASED_TEXT if cleaned is ERASED else cleaned, charge_id))
+            if hits and not dry_run:
+                async with conn.cursor() as c:
+                    await c.executemany("UPDATE spend SET subject = %s WHERE id = %s", hits)
+        if hits and not dry_run:
             await self.db.vacuum("spend")
-        return count
+        return len(hits)
 
     def close(self) -> None:
         self.db.close()

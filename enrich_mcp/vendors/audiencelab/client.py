@@ -6,12 +6,24 @@ import csv
 import gzip
 import io
 from typing import Any
+from urllib.parse import quote
 
 from enrich_mcp.errors import VendorProtocolError
 from enrich_mcp.http import VendorHTTP
 
 VENDOR = "audiencelab"
 MAX_PAGE_SIZE = 1000
+GCS_PUBLIC = "https://storage.googleapis.com"
+
+
+def gcs_public_url(csv_url: str) -> str | None:
+    """``gs://bucket/path`` as its public https address (readable without a key when the object is public)."""
+    if not csv_url.startswith("gs://"):
+        return None
+    bucket, _, path = csv_url.removeprefix("gs://").partition("/")
+    if not bucket or not path:
+        return None
+    return f"{GCS_PUBLIC}/{bucket}/{quote(path, safe='/')}"
 
 
 class AudienceLabClient:
@@ -31,6 +43,17 @@ class AudienceLabClient:
         return await self.http.json(
             "GET", "/enrichments", params={"page": page, "page_size": page_size}, parse=_listing
         )
+
+    async def all_enrichments(self, *, page_size: int = MAX_PAGE_SIZE, max_pages: int = 50) -> list[dict[str, Any]]:
+        """Every job of the account (bounded to ``max_pages`` pages of the listing)."""
+        rows: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            listing = await self.list_enrichments(page, page_size)
+            rows += [r for r in listing["data"] if isinstance(r, dict)]
+            if page >= min(int(listing.get("total_pages") or 1), max_pages):
+                return rows
+            page += 1
 
     async def find_enrichment(
         self, job_id: str, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE
@@ -52,8 +75,8 @@ class AudienceLabClient:
         return None, start_page
 
     async def download_results(self, csv_url: str) -> list[dict[str, str]]:
-        """Fetch the signed ``csv_url`` (no key is sent; the one download policy of ``http.py``) and parse the
-        gzipped CSV into rows."""
+        """Fetch an https ``csv_url`` (no key is sent; the one download policy of ``http.py``) and parse the
+        (gzipped) CSV into rows."""
         data = await self.http.download(csv_url)
         if data[:2] == b"\x1f\x8b":  # served as a .gz file; httpx already undid any Content-Encoding
             try:

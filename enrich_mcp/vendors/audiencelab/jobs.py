@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from enrich_mcp.errors import VendorProtocolError
-from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome
-from enrich_mcp.vendors.audiencelab.client import VENDOR, AudienceLabClient
+from enrich_mcp.errors import VendorAuthError, VendorBadRequest, VendorForbidden, VendorNotFound, VendorProtocolError
+from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome, StepOutcomeUnknown
+from enrich_mcp.vendors.audiencelab.client import VENDOR, AudienceLabClient, gcs_public_url
 
 STATUS: dict[str, JobStatus] = {
     "IN_QUEUE": "queued",
@@ -17,14 +18,32 @@ STATUS: dict[str, JobStatus] = {
 
 # A job that was just created may not be listed yet; give up after this many polls that cannot find it.
 MAX_MISSES = 5
+# Our clock and AudienceLab's may differ; a job listed as created this long before our send still matches.
+CLOCK_SKEW_SECONDS = 300.0
+
+
+def _epoch(value: Any) -> float | None:
+    """An ISO-8601 ``created_at`` (``2025-10-29T10:30:00Z``) as epoch seconds, or ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+# Google Cloud Storage's answers for an object it will not serve without credentials.
+_REFUSED = (VendorAuthError, VendorForbidden, VendorNotFound, VendorBadRequest)
 
 
 def gs_message(csv_url: str) -> str:
+    public = gcs_public_url(csv_url)
     return (
-        f"AudienceLab finished, but the results are in Google Cloud Storage at {csv_url}, which needs Google Cloud "
-        f"credentials that enrich-mcp does not have. Fetch the file with `gsutil cp {csv_url} .` (or "
-        f"`gcloud storage cp {csv_url} .`) as an account that can read the bucket, then `gunzip` it. "
-        "No rows were imported here."
+        f"AudienceLab finished, but the results are in Google Cloud Storage at {csv_url}"
+        + (f", and the bucket refused an anonymous download ({public})" if public else "")
+        + ". Fetching it needs Google Cloud credentials that enrich-mcp does not have: run "
+        f"`gsutil cp {csv_url} .` (or `gcloud storage cp {csv_url} .`) as an account that can read the bucket, "
+        "then `gunzip` it. No rows were imported here."
     )
 
 
@@ -43,12 +62,36 @@ class EnrichmentJobHandler:
             answer.update(await self.client.create_enrichment(job.request))
             return str(answer["jobId"])
 
-        job.vendor_job_id = await ctl.step("create", send)
+        job.vendor_job_id = await ctl.step("create", send, reconcile=lambda: self._reconcile(job))
         word = str(answer.get("status") or "IN_QUEUE")
         return PollOutcome(
             status=STATUS.get(word, "queued"),
             vendor_status=word,
             message=f"AudienceLab accepted job {job.vendor_job_id}",
+        )
+
+    async def _reconcile(self, job: Job) -> str | None:
+        """After a crash mid-create: find our job in AudienceLab's list (same name and size, created since).
+
+        One recent match is ours. No job of that name and size at all means the create never happened
+        (it is sent). Anything else (older namesakes, several recent ones) cannot be told apart: unknown.
+        """
+        sent_at = float(job.state.get("steps", {}).get("create", {}).get("at") or job.created_at)
+        name, size = job.request.get("name"), len(job.request.get("records") or [])
+        namesakes = [
+            row
+            for row in await self.client.all_enrichments()
+            if row.get("name") == name and row.get("total") in (None, size)
+        ]
+        if not namesakes:
+            return None
+        recent = [r for r in namesakes if (_epoch(r.get("created_at")) or 0.0) >= sent_at - CLOCK_SKEW_SECONDS]
+        if len(recent) == 1 and recent[0].get("id"):
+            return str(recent[0]["id"])
+        raise StepOutcomeUnknown(
+            f"AudienceLab lists {len(namesakes)} job(s) named {name!r} of this size and enrich-mcp cannot tell "
+            "whether one is the job it was creating when it stopped, so it sent nothing again.",
+            hint="Check AudienceLab's job list before starting the same work again.",
         )
 
     async def poll(self, job: Job, ctl: JobControl) -> PollOutcome:
@@ -82,7 +125,20 @@ class EnrichmentJobHandler:
             return PollOutcome(status=status, vendor_status=word, summary=summary)
         csv_url = str(row.get("csv_url") or "")
         if csv_url.startswith("gs://"):
-            return PollOutcome(status="completed", vendor_status=word, summary=summary, message=gs_message(csv_url))
+            # The document's only form. A public object is readable at its https address, without a key.
+            public = gcs_public_url(csv_url)
+            try:
+                rows = await self.client.download_results(public) if public else None
+            except _REFUSED:
+                rows = None
+            if rows is None:
+                return PollOutcome(status="completed", vendor_status=word, summary=summary, message=gs_message(csv_url))
+            return PollOutcome(
+                status="completed",
+                vendor_status=word,
+                summary={**summary, "rows": len(rows), "downloaded_from": public},
+                rows=rows,
+            )
         try:
             if not csv_url:
                 raise VendorProtocolError(VENDOR, "no csv_url")

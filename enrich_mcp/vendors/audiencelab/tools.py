@@ -26,7 +26,8 @@ from enrich_mcp.vendors.base import VendorServices
 def checked(result: JobResult) -> JobResult:
     """A gs:// delivery's fetch instructions become the next step."""
     job = result.job
-    if job.status == "completed" and str(job.summary.get("csv_url", "")).startswith("gs://") and job.message:
+    gs_only = str(job.summary.get("csv_url", "")).startswith("gs://") and "rows" not in job.summary
+    if job.status == "completed" and gs_only and job.message:
         result.next_step = job.message
     return result
 

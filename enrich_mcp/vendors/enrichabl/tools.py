@@ -7,15 +7,18 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from enrich_mcp.files import input_file
 from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, require, start_job
 from enrich_mcp.vendors.base import VendorServices
-from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, TEMPLATE_ID_FIELDS, EnrichablClient
+from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, EnrichablClient
+from enrich_mcp.vendors.enrichabl.client import template_id as template_id_of
 from enrich_mcp.vendors.enrichabl.jobs import ListLeadsHandler, RunHandler
 from enrich_mcp.vendors.enrichabl.models import Column as ColumnOut
 from enrich_mcp.vendors.enrichabl.models import (
     ColumnType,
+    EnrichmentJobRecord,
     EnrichmentType,
     FirecrawlExtractConfig,
     InlineAiTemplate,
@@ -132,6 +135,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     @tools.tool(title="Enrichabl: upload leads", read_only=False, idempotent=True)
     async def enrichabl_upload_leads(
+        ctx: Context,
         pipeline_id: PipelineId,
         leads: Annotated[
             list[Lead] | None,
@@ -142,7 +146,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
             Field(
                 min_length=1,
                 max_length=4096,
-                description="A UTF-8 CSV with a header row (an email column); unknown columns go to custom_fields",
+                description="A UTF-8 .csv file with a header row (an email column), inside the client's roots or "
+                "ENRICH_MCP_FILES_DIR; unknown columns go to custom_fields",
             ),
         ] = None,
     ) -> UploadSummary:
@@ -153,7 +158,14 @@ def register(tools: Toolset, services: VendorServices) -> None:
         answer says which input ranges landed (`landed_ranges`) and which did not.
         """
         require((leads is None) != (csv_path is None), "Give either leads or csv_path (exactly one).")
-        payload = [lead.payload() for lead in leads] if leads is not None else read_csv(str(csv_path))
+        if leads is not None:
+            payload = [lead.payload() for lead in leads]
+        else:
+            settings = services.settings
+            path = await input_file(
+                str(csv_path), settings=settings, ctx=ctx, remote=settings.transport == "http", suffixes=(".csv",)
+            )
+            payload = read_csv(str(path))
         require(bool(payload), "The CSV has no lead rows.")
         return await upload(client, pipeline_id, payload)
 
@@ -266,7 +278,10 @@ def register(tools: Toolset, services: VendorServices) -> None:
         kind: Annotated[TemplateKind, Field(description="ai | multi_ai | firecrawl")],
     ) -> TemplateList:
         """List your AI, multi-AI or Firecrawl templates (their ids feed add_column and start_enrichment). Free."""
-        templates = [Template.model_validate(t) for t in await client.list_templates(kind)]
+        templates = [
+            Template.model_validate({**t, "template_id": template_id_of(t, kind)})
+            for t in await client.list_templates(kind)
+        ]
         return TemplateList(kind=kind, templates=templates, count=len(templates))
 
     @tools.tool(title="Enrichabl: create template", read_only=False, idempotent=False)
@@ -322,7 +337,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
             f'url_column is the lead-field suffix only: use "{(url_column or "")[5:]}", not "{url_column}".',
         )
         body = {"name": name, **{k: v for k, v in given.items() if v is not None}}
-        return Template.model_validate(await client.create_template(kind, body))
+        created = await client.create_template(kind, body)
+        return Template.model_validate({**created, "template_id": template_id_of(created, kind)})
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -383,13 +399,15 @@ def register(tools: Toolset, services: VendorServices) -> None:
             kind = "ai" if enrichment_type == "AI_COLUMN" else "multi_ai"
             template_id = ai_template_id if kind == "ai" else multi_ai_template_id
             body["ai_template_id" if kind == "ai" else "multi_ai_template_id"] = template_id
-            found = [
-                t for t in await client.list_templates(kind) if str(t.get(TEMPLATE_ID_FIELDS[kind])) == template_id
-            ]
-            require(bool(found), f"No {kind} template with id {template_id}; see enrichabl_list_templates.")
-            name = str(found[0].get("name"))
-            fields = found[0].get("output_fields") or []
-            value_keys = [name] if kind == "ai" else [f"{name}: {f}" for f in fields]
+            # The template names the lead_custom_fields keys the run writes. Its id key is a guess (the
+            # document writes <ai_column_template_id>), so a template not found here is left to
+            # Enrichabl to accept or refuse; the read-back then returns all of lead_custom_fields.
+            found = [t for t in await client.list_templates(kind) if template_id_of(t, kind) == template_id]
+            value_keys = None
+            if found and found[0].get("name"):
+                name = str(found[0]["name"])
+                fields = found[0].get("output_fields") or []
+                value_keys = [name] if kind == "ai" else [f"{name}: {f}" for f in fields]
         return await start_run(
             ctx,
             run="enrichment",
@@ -429,3 +447,15 @@ def register(tools: Toolset, services: VendorServices) -> None:
             wait_seconds=wait_seconds,
             confirm=confirm,
         )
+
+    @tools.tool(title="Enrichabl: get enrichment job", read_only=True, idempotent=True)
+    async def enrichabl_get_enrichment_job(
+        job_id: Annotated[
+            str, Field(min_length=1, max_length=100, description="Enrichabl's job id (a job's vendor_job_id)")
+        ],
+    ) -> EnrichmentJobRecord:
+        """Read an Enrichabl enrichment job's record (type, target, counters), e.g. one started in Enrichabl's UI.
+
+        Free. Jobs started here are also tracked by get_job; this reads Enrichabl's own record as it is.
+        """
+        return EnrichmentJobRecord(job_id=job_id, record=await client.get_enrichment_job(job_id))
