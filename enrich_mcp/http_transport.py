@@ -77,6 +77,9 @@ class BearerTokenMiddleware:
         if str(scope.get("path", "")).startswith("/.well-known/"):
             await _answer(send, 404, b'{"error":"not found: this server does not use OAuth"}')
             return
+        if scope.get("path") == HEALTH_PATH:  # load balancers carry no token; the answer holds no secret
+            await self.app(scope, receive, send)
+            return
         supplied = dict(scope.get("headers") or []).get(b"authorization")
         scheme, _, credentials = (supplied or b"").strip().partition(b" ")
         if supplied is None or scheme.lower() != b"bearer":
@@ -160,7 +163,7 @@ class VendorProbe:
 
 
 class HealthEndpoint:
-    """``GET /healthz``, answered before the bearer token is checked (load balancers carry none)."""
+    """``GET /healthz`` (the bearer token middleware lets it through without a token)."""
 
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
@@ -271,8 +274,7 @@ def build_http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8
     inner: ASGIApp = RuntimeLifespan(app, server.runtime)
     if settings.replica_name:
         inner = SessionTag(inner, settings.replica_name)
-    guarded = BearerTokenMiddleware(inner, token)
-    return HealthEndpoint(guarded, server.runtime), token
+    return BearerTokenMiddleware(HealthEndpoint(inner, server.runtime), token), token
 
 
 def serve_http(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765) -> None:

@@ -96,7 +96,7 @@ async def test_healthz_is_503_when_the_database_is_unreachable_and_degraded_when
     settings = make_settings(database_url=nowhere, toolsets=["sixtyfour"], sandbox=False)
     settings = settings.model_copy(update={"vendors": {"sixtyfour": VendorConfig(api_key=SecretStr("sk-x"))}})
     app, _ = build_http_app(settings)
-    health: Any = app
+    health: Any = app.app  # type: ignore[attr-defined]  # inside the token guard
     health.runtime.vendors["sixtyfour"].http.transport = Refused()
     health.probe.timeout = 1.0
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8765") as http:
