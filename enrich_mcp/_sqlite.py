@@ -72,7 +72,11 @@ class Database:
         migrate: Callable[[sqlite3.Connection], None] | None = None,
         what: str = "database",
         consequence: str = "what it recorded is then no longer used.",
+        durable: bool = True,
     ) -> None:
+        """``durable=False`` (the shared rate window): commits are not fsynced, for a store whose last
+        writes may be lost in a power cut without harm."""
+        self.durable = durable
         private_dir(path.parent, inside=False)
         private_file(path, what=what)
         self.path = path
@@ -93,7 +97,8 @@ class Database:
         try:
             self._conn.text_factory = lenient_text
             self._conn.row_factory = sqlite3.Row
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
+            pragmas = ("synchronous=FULL", "secure_delete=ON") if self.durable else ("synchronous=NORMAL",)
+            for pragma in ("journal_mode=WAL", *pragmas, "foreign_keys=ON"):
                 self._conn.execute(f"PRAGMA {pragma}")
             if (problem := integrity_problem(self._conn, self.path)) is not None:
                 raise sqlite3.DatabaseError(problem)

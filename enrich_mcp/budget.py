@@ -17,7 +17,8 @@ Every credit-spending vendor call goes through :meth:`Budget.charge`:
    sweeps the expired ones of dead processes — void when the request certainly
    never left (``sent`` is still 0), unknown otherwise.
 
-``SpendLedger`` is the store seam (SQLite here, something shared for a team).
+``SpendStore`` is the store seam: :class:`SpendLedger` keeps the ledger in SQLite under the data
+directory; :class:`enrich_mcp.stores.postgres.PgSpendStore` in PostgreSQL for a team's replicas.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import anyio
 import anyio.to_thread
@@ -77,6 +78,44 @@ def _migrate(c: sqlite3.Connection) -> None:
         c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+class SpendStore(Protocol):
+    """The spend ledger, shared by every process on a data directory or database.
+
+    Every reservation is a row: ``pending`` (held by ``owner`` through a lease renewed by
+    ``heartbeat``) until it ends ``settled``, ``void`` or ``unknown`` — the first end wins.
+    """
+
+    owner: str
+    lease_seconds: float
+
+    async def committed_usd(self) -> float:
+        """Settled + unknown actuals, plus pending estimates (reserved)."""
+        ...
+
+    async def reserve(self, cap_usd: float | None, **row: Any) -> tuple[int | None, float]:
+        """Check the cap and insert a pending row in ONE transaction, serialised across processes.
+
+        Returns ``(id, committed_before)``; ``id`` is ``None`` when the row would pass ``cap_usd``.
+        """
+        ...
+
+    async def insert(self, **row: Any) -> int: ...
+    async def mark_sent(self, charge_id: int) -> None: ...
+    async def heartbeat(self, owner: str, lease_seconds: float) -> None: ...
+    async def release(self, owner: str) -> None: ...
+    async def sweep(self, owner: str = "", *, include_own: bool = False) -> int: ...
+    async def pending_for_jobs(self) -> list[dict[str, Any]]: ...
+    async def settle(self, charge_id: int, status: ChargeStatus, actual_usd: float | None) -> bool: ...
+    async def attach_job(self, charge_id: int, job_id: str) -> None: ...
+    async def get(self, charge_id: int) -> dict[str, Any] | None: ...
+    async def rows(self) -> list[dict[str, Any]]: ...
+    async def forget(self, matcher: Matcher, *, dry_run: bool = False) -> int:
+        """Scrub the person out of stored subjects (amounts stay for accounting); the count of rows."""
+        ...
+
+    def close(self) -> None: ...
+
+
 _COMMITTED = (
     "SELECT COALESCE(SUM(CASE WHEN status='pending' THEN estimated_usd "
     "WHEN status IN ('settled','unknown') THEN COALESCE(actual_usd, estimated_usd) ELSE 0 END), 0) FROM spend"
@@ -84,6 +123,8 @@ _COMMITTED = (
 
 
 class SpendLedger:
+    """The SQLite :class:`SpendStore` (``spend.sqlite3`` under the data directory)."""
+
     def __init__(self, path: Path, *, owner: str = "", lease_seconds: float = 30.0) -> None:
         self.db = Database(
             path,
@@ -221,7 +262,7 @@ class Charge:
     Ending writes are shielded from cancellation: a cancelled call still ends its reservation.
     """
 
-    ledger: SpendLedger
+    ledger: SpendStore
     id: int
     estimated_usd: float
     actual_usd: float | None = None
@@ -260,7 +301,7 @@ class Estimate(BaseModel):
 
 @dataclass
 class Budget:
-    ledger: SpendLedger
+    ledger: SpendStore
     prices: dict[str, float] = field(default_factory=dict)
     cap_usd: float | None = None
     confirm_above_usd: float | None = None

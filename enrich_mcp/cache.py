@@ -7,7 +7,8 @@ unpickled. The directory is created 0700, its files 0600; a damaged cache is
 moved aside (it is only a cache) with a warning naming it. Disk calls run in a worker thread so
 the event loop never blocks on them.
 
-``CacheStore`` is the small seam a shared (e.g. Redis) store would implement.
+``CacheStore`` is the seam: :class:`DiskCacheStore` here (the embedded default),
+:class:`enrich_mcp.stores.postgres.PgCacheStore` for a team's replicas on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -41,13 +42,26 @@ DEFAULT_TTL = 7 * 24 * 3600.0
 
 
 class CacheStore(Protocol):
-    """What the cache needs from storage: strings in, strings out."""
+    """What the cache needs from storage: strings in, strings out, each entry with its own TTL."""
 
-    def get(self, key: str) -> str | None: ...
-    def set(self, key: str, value: str, ttl: float | None) -> None: ...
-    def delete(self, key: str) -> bool: ...
-    def items(self) -> Iterator[tuple[str, str]]: ...
-    def volume(self) -> int: ...
+    async def get(self, key: str) -> str | None:
+        """The value, unless missing or expired."""
+        ...
+
+    async def set(self, key: str, value: str, ttl: float | None) -> None: ...
+    async def delete(self, key: str) -> bool: ...
+    async def scan(self, keep: Callable[[str], bool]) -> list[tuple[str, str]]:
+        """Every live ``(key, value)`` whose value ``keep`` accepts (a prefilter, run where the values are)."""
+        ...
+
+    async def erase(self, keys: Sequence[str]) -> int:
+        """Delete ``keys``, and every expired entry, so that their values are not recoverable from the store."""
+        ...
+
+    async def counts(self) -> tuple[int, int, dict[str, int]]:
+        """Entries, bytes used, and entries by vendor (the key's first part)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -66,6 +80,11 @@ class _PrivateDisk(diskcache.Disk):
 
 
 class DiskCacheStore:
+    """The embedded :class:`CacheStore`: diskcache's SQLite files under the data directory.
+
+    Disk calls run in a worker thread so the event loop never blocks on them.
+    """
+
     def __init__(self, directory: Path) -> None:
         private_dir(directory, what="cache folder")
         self.moved_aside: Path | None = None
@@ -97,24 +116,48 @@ class DiskCacheStore:
         # diskcache made its files (and value files) under the process umask: make them the user's only.
         private_files(directory)
 
-    def get(self, key: str) -> str | None:
+    def _get(self, key: str) -> str | None:
         value = self._cache.get(key)
         return value if isinstance(value, str) else None
 
-    def set(self, key: str, value: str, ttl: float | None) -> None:
-        self._cache.set(key, value, expire=ttl)
-
-    def delete(self, key: str) -> bool:
-        return bool(self._cache.delete(key))
-
-    def items(self) -> Iterator[tuple[str, str]]:
+    def _items(self) -> Iterator[tuple[str, str]]:
         for key in list(self._cache.iterkeys()):
             value = self._cache.get(key)
             if isinstance(key, str) and isinstance(value, str):
                 yield key, value
 
-    def volume(self) -> int:
-        return int(self._cache.volume())
+    async def get(self, key: str) -> str | None:
+        return await anyio.to_thread.run_sync(self._get, key)
+
+    async def set(self, key: str, value: str, ttl: float | None) -> None:
+        await anyio.to_thread.run_sync(lambda: self._cache.set(key, value, expire=ttl))
+
+    async def delete(self, key: str) -> bool:
+        return await anyio.to_thread.run_sync(lambda: bool(self._cache.delete(key)))
+
+    async def scan(self, keep: Callable[[str], bool]) -> list[tuple[str, str]]:
+        return await anyio.to_thread.run_sync(lambda: [(k, raw) for k, raw in self._items() if keep(raw)])
+
+    async def erase(self, keys: Sequence[str]) -> int:
+        def run() -> int:
+            count = sum(1 for key in keys if self._cache.delete(key))
+            if keys:
+                self.vacuum()
+            return count
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def counts(self) -> tuple[int, int, dict[str, int]]:
+        def run() -> tuple[int, int, dict[str, int]]:
+            per_vendor: dict[str, int] = {}
+            entries = 0
+            for key, _ in self._items():
+                entries += 1
+                vendor = key.split(":", 1)[0]
+                per_vendor[vendor] = per_vendor.get(vendor, 0) + 1
+            return entries, int(self._cache.volume()), per_vendor
+
+        return await anyio.to_thread.run_sync(run)
 
     def close(self) -> None:
         self._cache.close()
@@ -198,7 +241,7 @@ class ResultCache:
 
     async def get(self, vendor: str, operation: str, request: Any, account: str) -> Cached | None:
         key = self.key(vendor, operation, request, account)
-        raw = await anyio.to_thread.run_sync(self.store.get, key)
+        raw = await self.store.get(key)
         if raw is None:
             self.stats.misses += 1
             return None
@@ -212,7 +255,7 @@ class ResultCache:
         key = self.key(vendor, operation, request, account)
         entry = {"vendor": vendor, "operation": operation, "request": request, "value": value, "at": time.time()}
         raw = json.dumps(entry, ensure_ascii=False, default=str)
-        await anyio.to_thread.run_sync(self.store.set, key, raw, self.ttl(vendor, operation, ttl))
+        await self.store.set(key, raw, self.ttl(vendor, operation, ttl))
         self.stats.writes += 1
 
     async def get_or_fetch(
@@ -259,19 +302,11 @@ class ResultCache:
     async def forget(self, matcher: Matcher, *, dry_run: bool = False) -> int:
         """Delete every entry that mentions the person (a cached answer to a request naming them goes whole:
         kept without them, a later identical request would get a partial answer)."""
-
-        def scan() -> int:
-            doomed = [k for k, raw in self.store.items() if matcher.may_hold(raw) and matcher.mentions(json.loads(raw))]
-            if dry_run:
-                return len(doomed)
-            for key in doomed:
-                self.store.delete(key)
-            vacuum = getattr(self.store, "vacuum", None)
-            if doomed and callable(vacuum):
-                vacuum()
-            return len(doomed)
-
-        return await anyio.to_thread.run_sync(scan)
+        candidates = await self.store.scan(matcher.may_hold)
+        doomed = [key for key, raw in candidates if matcher.mentions(json.loads(raw))]
+        if doomed and not dry_run:
+            await self.store.erase(doomed)
+        return len(doomed)
 
     async def related(self, matcher: Matcher) -> set[Identifier]:
         """The person's other identifiers (name, phones, LinkedIn) in the cached requests and answers about them.
@@ -279,28 +314,14 @@ class ResultCache:
         Erasing by email must also erase the name a vendor was asked with, which may be stored where the
         email never appears (a job request, a ledger subject).
         """
-
-        def scan() -> set[Identifier]:
-            found: set[Identifier] = set()
-            for _, raw in self.store.items():
-                if matcher.may_hold(raw):
-                    entry = json.loads(raw)
-                    found |= harvest({"request": entry.get("request"), "value": entry.get("value")}, matcher)
-            return found
-
-        return await anyio.to_thread.run_sync(scan)
+        found: set[Identifier] = set()
+        for _, raw in await self.store.scan(matcher.may_hold):
+            entry = json.loads(raw)
+            found |= harvest({"request": entry.get("request"), "value": entry.get("value")}, matcher)
+        return found
 
     async def summary(self) -> dict[str, Any]:
-        def count() -> tuple[int, int, dict[str, int]]:
-            per_vendor: dict[str, int] = {}
-            entries = 0
-            for key, _ in self.store.items():
-                entries += 1
-                vendor = key.split(":", 1)[0]
-                per_vendor[vendor] = per_vendor.get(vendor, 0) + 1
-            return entries, self.store.volume(), per_vendor
-
-        entries, size, per_vendor = await anyio.to_thread.run_sync(count)
+        entries, size, per_vendor = await self.store.counts()
         lookups = self.stats.hits + self.stats.misses
         return {
             "entries": entries,

@@ -67,6 +67,7 @@ commands:
   enrich-mcp call TOOL ...       call one tool and show its answer
   enrich-mcp jobs [--follow ID]  background jobs; follow one with a live progress bar
   enrich-mcp spend               what was spent, by vendor, tool and day
+  enrich-mcp db upgrade          bring the state store's schema (data directory or database) up to date
   enrich-mcp demo                a walk-through on the built-in sandbox (no keys, no network)
 
 Configuration is read from the environment (ENRICH_MCP_*, <VENDOR>_API_KEY); see README.md.
@@ -199,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     spend.add_argument("--raw", action="store_true", help="print the report as JSON")
+    from enrich_mcp.stores import cli as db_cli
+
+    db_cli.add_parser(sub)
     return parser
 
 
@@ -246,6 +250,10 @@ def _main(argv: list[str] | None) -> int:
             )
         return anyio.run(partial(commands.show_spend, settings, raw=args.raw))
 
+    if args.command == "db":
+        from enrich_mcp.stores import cli as db_cli
+
+        return db_cli.run(args, settings)
     if args.command == "serve" and args.http:
         from enrich_mcp.http_transport import serve_http
 

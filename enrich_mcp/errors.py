@@ -12,6 +12,8 @@ the MCP SDK.
     │   ├── BudgetExceeded         the call would pass ENRICH_MCP_BUDGET_USD
     │   └── ConfirmationRequired   estimated above ENRICH_MCP_CONFIRM_ABOVE_USD, not confirmed
     ├── JobNotFound                no job with that id in the ledger
+    ├── StoreUnavailable           the shared database (ENRICH_MCP_DATABASE_URL) cannot be reached
+    ├── SchemaError                the database's schema is newer than this version, or needs `enrich-mcp db upgrade`
     ├── DataDirectoryError         the data directory (or a database in it) cannot be used; the CLI exits 2
     └── VendorError                the vendor answered with an error, or could not be reached
         ├── VendorBadRequest       400 / 422: the vendor rejected the request
@@ -74,6 +76,14 @@ class ConfirmationRequired(BudgetError):
 
 class JobNotFound(EnrichError):
     hint = "Call list_jobs to see the jobs this server knows."
+
+
+class StoreUnavailable(EnrichError):
+    """The shared database cannot be reached; nothing was recorded by this call."""
+
+
+class SchemaError(EnrichError):
+    """The stored schema does not fit this version of enrich-mcp (see ``enrich-mcp db upgrade``)."""
 
 
 class DataDirectoryError(EnrichError):

@@ -41,7 +41,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 from urllib.parse import quote
 
 import anyio
@@ -80,13 +80,15 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 """A UUID (any version), the id shape of Enrichabl, Lance and Sixtyfour workflows and runs."""
 TOKEN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~:-]{0,199}$"
 """An opaque vendor id (task ids and the like): URL-unreserved characters, never ``.`` or ``..``."""
-_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hr|hour)s?\s*$", re.IGNORECASE)
+_RATE_RE = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*(s|sec|second|m|min|minute|h|hr|hour)s?\s*$", re.IGNORECASE
+)
 _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600, "hour": 3600}
 
 
 @dataclass(frozen=True)
 class Rate:
-    """``requests`` per ``per_seconds``; parse ``"500/min"`` with :meth:`parse`."""
+    """``requests`` per ``per_seconds``; parse ``"500/min"`` (or ``"50/6s"``) with :meth:`parse`."""
 
     requests: int
     per_seconds: float
@@ -95,12 +97,32 @@ class Rate:
     def parse(cls, text: str) -> Rate:
         match = _RATE_RE.match(text)
         if not match:
-            raise ValueError(f"rate limit {text!r} is not like '500/min' or '1000/hour'")
-        return cls(int(float(match.group(1))), float(_UNITS[match.group(2).lower()]))
+            raise ValueError(f"rate limit {text!r} is not like '500/min', '1000/hour' or '50/6s'")
+        count = float(match.group(2)) if match.group(2) else 1.0
+        return cls(int(float(match.group(1))), count * float(_UNITS[match.group(3).lower()]))
 
     def __str__(self) -> str:
         per = {1.0: "s", 60.0: "min", 3600.0: "hour"}.get(self.per_seconds, f"{self.per_seconds:g}s")
         return f"{self.requests}/{per}"
+
+
+class Limiter(Protocol):
+    """What :class:`VendorHTTP` needs from a rate limiter.
+
+    :class:`RateLimiter` keeps one process's requests under the rate; the shared limiter in
+    :mod:`enrich_mcp.stores.ratelimit` keeps every process on one ledger (SQLite data directory or
+    PostgreSQL database) under it together, as a vendor counts per account.
+    """
+
+    rate: Rate | None
+
+    async def acquire(self) -> None:
+        """Return when one more request may start."""
+        ...
+
+    def block_for(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (the vendor said its quota is spent until then)."""
+        ...
 
 
 class RateLimiter:
@@ -121,6 +143,9 @@ class RateLimiter:
     def block_until(self, deadline: float) -> None:
         """Hold every request until ``deadline`` (clock time), e.g. the vendor's reset time."""
         self._blocked_until = max(self._blocked_until, deadline)
+
+    def block_for(self, seconds: float) -> None:
+        self.block_until(self._clock() + seconds)
 
     async def acquire(self) -> None:
         async with self._lock:
@@ -277,7 +302,7 @@ class VendorHTTP:
     auth: Auth
     api_key: str
     transport: httpx.AsyncBaseTransport | None = None
-    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
+    limiter: Limiter = field(default_factory=lambda: RateLimiter(None))
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 30.0
     sleep: Sleep = anyio.sleep
@@ -558,7 +583,7 @@ class VendorHTTP:
             return
         # A reset larger than a day is an epoch timestamp; otherwise seconds from now.
         wait = reset_value - time.time() if reset_value > 86_400 else reset_value
-        self.limiter.block_until(self.clock() + min(max(wait, 0.0), self.retry.retry_after_cap))
+        self.limiter.block_for(min(max(wait, 0.0), self.retry.retry_after_cap))
 
     def _record_error(self, message: str) -> None:
         self.log.last_error = self.redact(message)

@@ -19,20 +19,37 @@ How a refusal is answered, and why:
   server has no OAuth: a person must fix the token, and the 403's body says so;
 - ``/.well-known/*`` (OAuth discovery, RFC 8414/9728): ``404`` before any auth
   check, so a client probing for OAuth learns at once there is none.
+
+``GET /healthz`` is the one path without the token, for load balancers: it says whether the
+state store answers (HTTP 503 when not: take this replica out) and whether each vendor's API
+host is reachable (``degraded`` when not; every replica shares that fate). It shows no secret
+and no error text.
+
+Replicas (``ENRICH_MCP_DATABASE_URL``): 2026-era clients are stateless by protocol, so any
+replica answers any request. 2025-era clients open an MCP session that lives in one replica's
+memory, so a load balancer must send a session's requests to the replica that opened it (``ENRICH_MCP_REPLICA_NAME``
+puts the replica's name in the session ids for the proxy to route on), or
+``ENRICH_MCP_HTTP_STATELESS=1`` serves them without sessions at the cost of resource
+subscriptions and elicitation (see README, "Team deployment").
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import secrets
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
+import anyio
+import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from enrich_mcp.settings import Settings
 
 if TYPE_CHECKING:
+    from enrich_mcp.http import VendorHTTP
     from enrich_mcp.server import Runtime
 
 logger = logging.getLogger(__name__)
@@ -60,6 +77,9 @@ class BearerTokenMiddleware:
         if str(scope.get("path", "")).startswith("/.well-known/"):
             await _answer(send, 404, b'{"error":"not found: this server does not use OAuth"}')
             return
+        if scope.get("path") == HEALTH_PATH:  # load balancers carry no token; the answer holds no secret
+            await self.app(scope, receive, send)
+            return
         supplied = dict(scope.get("headers") or []).get(b"authorization")
         scheme, _, credentials = (supplied or b"").strip().partition(b" ")
         if supplied is None or scheme.lower() != b"bearer":
@@ -78,6 +98,142 @@ class BearerTokenMiddleware:
             )
             return
         await self.app(scope, receive, send)
+
+
+HEALTH_PATH = "/healthz"
+VENDOR_PROBE_TTL_SECONDS = 30.0
+"""Load balancers probe every few seconds; a vendor's host is asked at most this often per replica."""
+
+
+class VendorProbe:
+    """Whether each enabled vendor's API host answers HTTP at all (any status, no key sent)."""
+
+    def __init__(self, runtime: Runtime, *, timeout: float = 3.0) -> None:
+        self.runtime = runtime
+        self.timeout = timeout
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def check(self, *, store_ok: bool = True) -> dict[str, dict[str, Any]]:
+        """``store_ok=False``: the rate window cannot be read (database down), so probes skip the limiter."""
+        results: dict[str, dict[str, Any]] = {}
+
+        async def one(name: str) -> None:
+            results[name] = await self._vendor(name, store_ok)
+
+        async with anyio.create_task_group() as tg:
+            for name in self.runtime.vendors:
+                tg.start_soon(one, name)
+        return dict(sorted(results.items()))
+
+    async def _vendor(self, name: str, store_ok: bool) -> dict[str, Any]:
+        now = time.monotonic()
+        cached = self._cache.get(name)
+        if cached is not None and now - cached[0] < VENDOR_PROBE_TTL_SECONDS:
+            return cached[1]
+        http = self.runtime.vendors[name].http
+        log = http.log
+        result: dict[str, Any] = {"last_ok_at": log.last_ok_at, "last_error_at": log.last_error_at}
+        recent_ok = log.last_ok_at is not None and time.time() - log.last_ok_at < VENDOR_PROBE_TTL_SECONDS
+        if isinstance(http.transport, httpx.MockTransport):
+            result.update(reachable=True, via="sandbox")
+        elif recent_ok and (log.last_error_at is None or log.last_error_at < (log.last_ok_at or 0)):
+            result.update(reachable=True, via="traffic")  # it answered a moment ago: no need to ask
+        else:
+            result.update(await self._probe(http, store_ok))
+        self._cache[name] = (now, result)
+        return result
+
+    async def _probe(self, http: VendorHTTP, store_ok: bool) -> dict[str, Any]:
+        # The vendor counts every request against the account's rate, this one too; a window that
+        # stays full means traffic, and traffic is reported above without a probe. With the database
+        # down the window cannot be read, which must not hide whether the vendor is up: one HEAD more.
+        if store_ok:
+            with anyio.move_on_after(self.timeout) as waited:
+                await http.limiter.acquire()
+            if waited.cancelled_caught:
+                return {"reachable": None, "via": "probe", "error": "rate window full"}
+        started = time.perf_counter()
+        try:
+            # No key: a bare HEAD of the base URL. Any answer (401, 404 …) means the host is there.
+            async with httpx.AsyncClient(transport=http.transport, timeout=self.timeout) as client:
+                await client.head(http.base_url)
+        except httpx.HTTPError as exc:
+            return {"reachable": False, "via": "probe", "error": type(exc).__name__}
+        return {"reachable": True, "via": "probe", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+class HealthEndpoint:
+    """``GET /healthz`` (the bearer token middleware lets it through without a token)."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.probe = VendorProbe(runtime)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") != HEALTH_PATH:
+            await self.app(scope, receive, send)
+            return
+        body = await self.report()
+        status = 200 if body["database"]["ok"] else 503
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store")],
+            }
+        )
+        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+    async def report(self) -> dict[str, Any]:
+        from enrich_mcp import __version__
+
+        database = await self.runtime.stores.health()
+        vendors = await self.probe.check(store_ok=database["ok"])
+        reachable = all(v["reachable"] is True for v in vendors.values())
+        return {
+            "status": "down" if not database["ok"] else "ok" if reachable else "degraded",
+            "version": __version__,
+            "database": database,
+            "vendors": vendors,
+        }
+
+
+SESSION_HEADER = b"mcp-session-id"
+
+
+class SessionTag:
+    """Put this replica's name in front of the MCP session ids it issues, and take it off again.
+
+    A 2025-era session lives in one replica's memory. A proxy cannot learn which replica issued an
+    id (it is made by the replica, after the first request was routed), but it can read a prefix:
+    ``r1.3f2a…`` goes to replica ``r1`` (see README, "Team deployment").
+    """
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.app = app
+        self.prefix = f"{name}.".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = [
+            (k, v.removeprefix(self.prefix)) if k == SESSION_HEADER else (k, v) for k, v in scope.get("headers", [])
+        ]
+
+        async def tagged(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [
+                        (k, self.prefix + v) if k.lower() == SESSION_HEADER else (k, v)
+                        for k, v in message.get("headers", [])
+                    ],
+                }
+            await send(message)
+
+        await self.app({**scope, "headers": headers}, receive, tagged)
 
 
 class RuntimeLifespan:
@@ -114,8 +270,11 @@ def build_http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8
         allowed_hosts=[f"{h}:{port}" for h in loopback] + loopback,
         allowed_origins=[f"http://{h}:{port}" for h in loopback],
     )
-    app = server.streamable_http_app(transport_security=security, host=host)
-    return BearerTokenMiddleware(RuntimeLifespan(app, server.runtime), token), token
+    app = server.streamable_http_app(transport_security=security, host=host, stateless_http=settings.http_stateless)
+    inner: ASGIApp = RuntimeLifespan(app, server.runtime)
+    if settings.replica_name:
+        inner = SessionTag(inner, settings.replica_name)
+    return BearerTokenMiddleware(HealthEndpoint(inner, server.runtime), token), token
 
 
 def serve_http(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765) -> None:
@@ -128,4 +287,6 @@ def serve_http(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765)
         # Shown once, on stderr, so the operator can configure the client; never logged elsewhere.
         logger.warning("ENRICH_MCP_HTTP_TOKEN is not set; generated a token for this run: %s", token)
     logger.info("serving MCP over streamable HTTP at http://%s:%d/mcp", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # lifespan="on": a start-up failure (database unreachable, schema too new) stops the process; "auto"
+    # would log it at info level and serve without a job poller.
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

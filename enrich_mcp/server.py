@@ -27,14 +27,15 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
 from enrich_mcp import __version__
-from enrich_mcp.budget import Budget, SpendLedger
-from enrich_mcp.cache import DiskCacheStore, ResultCache, account_id
+from enrich_mcp.budget import Budget
+from enrich_mcp.cache import ResultCache, account_id
 from enrich_mcp.datadir import moved_aside, private_dir
-from enrich_mcp.http import RateLimiter, RetryPolicy, VendorHTTP
-from enrich_mcp.jobs import Job, JobManager, SqliteJobStore, job_uri, process_owner
+from enrich_mcp.http import RetryPolicy, VendorHTTP
+from enrich_mcp.jobs import Job, JobManager, job_uri, process_owner
 from enrich_mcp.local import DnsMxResolver, MxResolver
 from enrich_mcp.sandbox import SandboxApp, load_sandbox
 from enrich_mcp.settings import Settings
+from enrich_mcp.stores import Stores, open_stores
 from enrich_mcp.tooling import Toolset
 from enrich_mcp.vendors import VendorServices, VendorSpec, discover_vendors
 
@@ -72,6 +73,7 @@ class Runtime:
     cache: ResultCache
     budget: Budget
     jobs: JobManager
+    stores: Stores
     vendors: dict[str, VendorServices] = field(default_factory=dict)
     sandboxes: dict[str, SandboxApp] = field(default_factory=dict)
     status: dict[str, VendorStatus] = field(default_factory=dict)
@@ -128,11 +130,10 @@ class Runtime:
     async def aclose(self) -> None:
         for services in self.vendors.values():
             await services.http.aclose()
+        await self.stores.aclose()
 
     def close(self) -> None:
-        self.cache.close()
-        self.jobs.store.close()
-        self.budget.ledger.close()
+        self.stores.close()
 
 
 class EnrichServer(MCPServer[Any]):
@@ -173,20 +174,21 @@ def _build_runtime(settings: Settings) -> Runtime:
         prices.update({f"{spec.name}.{op}": usd for op, usd in spec.prices.items()})
     prices.update(settings.prices)
     owner = process_owner()
-    ledger = SpendLedger(home / "spend.sqlite3", owner=owner, lease_seconds=settings.lease_seconds)
+    stores = open_stores(settings, owner=owner)  # exports and the sandbox stay in the data directory anyway
     return Runtime(
         settings=settings,
-        cache=ResultCache(DiskCacheStore(home / "cache"), ttls=settings.cache_ttls),
-        budget=Budget(ledger, prices, settings.budget_usd, settings.confirm_above_usd),
+        cache=ResultCache(stores.cache, ttls=settings.cache_ttls),
+        budget=Budget(stores.spend, prices, settings.budget_usd, settings.confirm_above_usd),
         jobs=JobManager(
-            SqliteJobStore(home / "jobs.sqlite3"),
-            ledger,
+            stores.jobs,
+            stores.spend,
             poll_interval_override=settings.poll_interval_seconds,
             owner=owner,
             lease_seconds=settings.lease_seconds,
             submit_grace_seconds=settings.submit_grace_seconds,
             accept_timeout_seconds=settings.http_timeout_seconds * 2,
         ),
+        stores=stores,
     )
 
 
@@ -244,7 +246,7 @@ def build_server(
             auth=spec.auth,
             api_key=key,
             transport=transport,
-            limiter=RateLimiter(rate),
+            limiter=runtime.stores.limiter(spec.name, account_id(key), rate),
             retry=RetryPolicy(
                 max_retries=settings.http_max_retries,
                 base_delay=settings.retry_base_delay_seconds,

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -32,7 +33,8 @@ def _split_commas(value: Any) -> Any:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ENRICH_MCP_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a bad value may be a secret (a database URL with its password).
+    model_config = SettingsConfigDict(env_prefix="ENRICH_MCP_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("enrich-mcp", appauthor=False)))
     sandbox: bool = False
@@ -41,6 +43,23 @@ class Settings(BaseSettings):
     budget_usd: float | None = Field(default=None, ge=0)
     confirm_above_usd: float | None = Field(default=None, ge=0)
     http_token: SecretStr | None = None
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://…: job ledger, results, spend ledger, cache and rate windows in PostgreSQL "
+        "(team deployment); unset = SQLite and diskcache under the data directory.",
+    )
+    database_pool_size: int = Field(default=10, ge=1, description="Most PostgreSQL connections one process opens.")
+    replica_name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$",
+        description="serve --http behind a proxy: this replica's name, put in front of the MCP session ids it "
+        "issues (r1.…) so the proxy can send a session's requests to the replica that holds it.",
+    )
+    http_stateless: bool = Field(
+        default=False,
+        description="serve --http without MCP sessions (2025-era clients): any replica answers any request, "
+        "but such clients get no resource subscriptions or elicitation. 2026-era clients are stateless anyway.",
+    )
     files_dir: Path | None = Field(
         default=None,
         description="Folder whose files csv_path arguments may read, besides the client's MCP roots "
@@ -84,6 +103,20 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _check_database_url(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str):
+            text = text.strip()
+            if not text:
+                return None
+            if not text.startswith(("postgresql://", "postgres://")):
+                # Never echo the value: it may carry a password.
+                raise ValueError("ENRICH_MCP_DATABASE_URL must start with postgresql://")
+            return text
+        return value
+
     @field_validator("toolsets", mode="before")
     @classmethod
     def _parse_toolsets(cls, value: Any) -> Any:
@@ -120,4 +153,9 @@ class Settings(BaseSettings):
         values = [c.api_key.get_secret_value() for c in self.vendors.values() if c.api_key]
         if self.http_token:
             values.append(self.http_token.get_secret_value())
+        if self.database_url:
+            values.append(self.database_url.get_secret_value())
+            password = urlsplit(self.database_url.get_secret_value()).password
+            if password:
+                values.append(password)
         return values

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import anyio.to_thread
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
@@ -227,7 +226,7 @@ class Provider(ABC):
         cache = self.services.cache
         key = cache.key(self.vendor, step.cache_operation, step.request, self.services.account)
         # Straight to the store: a look ahead is not a lookup, so it must not count in the hit rate.
-        return await anyio.to_thread.run_sync(cache.store.get, key) is not None
+        return await cache.store.get(key) is not None
 
 
 class SixtyfourProvider(Provider):

@@ -13,6 +13,7 @@ from mcp import Client
 
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
+from tests.pg import Cluster
 
 FAST = {
     "default_wait_seconds": 5.0,
@@ -37,6 +38,23 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # (the variant tests pin each shape themselves), so CI is repeatable; explore others with
     # ENRICH_TEST_SANDBOX_SEED=<n> ./run test.
     monkeypatch.setenv("ENRICH_MCP_SANDBOX_SEED", os.environ.get("ENRICH_TEST_SANDBOX_SEED", "0"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL for the whole run (see tests/pg.py); a missing server fails the tests."""
+    try:
+        cluster = Cluster()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """A fresh, empty database of the session's cluster."""
+    return pg_cluster.create_database()
 
 
 @pytest.fixture

@@ -102,11 +102,11 @@ async def test_forget_removes_matching_entries(cache: ResultCache) -> None:
     assert summary["entries_by_vendor"] == {"acme": 1}
 
 
-def test_cache_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+async def test_cache_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
         store = DiskCacheStore(tmp_path / "cache")
-        store.set("k", "v" * 100_000, None)  # large enough for diskcache to write a value file
+        await store.set("k", "v" * 100_000, None)  # large enough for diskcache to write a value file
         store.close()
     finally:
         os.umask(old)

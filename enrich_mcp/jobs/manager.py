@@ -43,7 +43,7 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
-from enrich_mcp.budget import Charge, SpendLedger
+from enrich_mcp.budget import Charge, SpendStore
 from enrich_mcp.errors import EnrichError, JobNotFound, VendorError, VendorResponseLost
 from enrich_mcp.jobs.models import TERMINAL, Job, JobInfo, JobResult, PollOutcome
 from enrich_mcp.jobs.store import JobStore, Write
@@ -219,7 +219,7 @@ class JobManager:
     def __init__(
         self,
         store: JobStore,
-        ledger: SpendLedger,
+        ledger: SpendStore,
         *,
         poll_interval_override: float | None = None,
         max_concurrent_polls: int = 32,
@@ -287,6 +287,7 @@ class JobManager:
                 await self.settle_orphaned_charges()
                 await self._claim()
                 tg.start_soon(self._heartbeat)
+                tg.start_soon(self.store.watch, self._changed_elsewhere)
                 task_status.started()
                 try:
                     await self._loop(tg)
@@ -707,6 +708,12 @@ class JobManager:
                 await listener(job)
             except Exception:  # a broken subscriber must not stop the poller
                 logger.exception("job listener failed")
+
+    async def _changed_elsewhere(self, job_id: str) -> None:
+        """Another process moved a job (a shared ledger's notification): tell our waiters and subscribers."""
+        job = await self.store.get(job_id)
+        if job is not None:
+            await self._changed(job)
 
     def _wake_waiters(self, job_id: str) -> None:
         for waiter in self._waiters.get(job_id, []):

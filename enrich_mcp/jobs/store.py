@@ -10,7 +10,8 @@ it or send its steps.
 SQLite serialises writers across processes (``BEGIN IMMEDIATE``), which makes a claim, a
 guarded update and the open-duplicate check each one atomic step.
 
-``JobStore`` is the seam a shared backend implements.
+``JobStore`` is the seam a shared backend implements: :class:`enrich_mcp.stores.postgres.PgJobStore`
+carries the same rules to PostgreSQL for a team's replicas, and the same contract tests run on both.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -76,6 +77,41 @@ def _scrub_job(job: Job, matcher: Matcher) -> bool:
     return changed
 
 
+ForgetPlan = list[tuple[Job, list[tuple[int, Any]]]]
+"""Per ended job to rewrite: the job (scrubbed in place) and its touched rows, ``(idx, ERASED or new row)``."""
+
+
+def plan_forget(
+    matcher: Matcher, jobs: Sequence[Job], results: Iterable[Sequence[Any]]
+) -> tuple[ForgetCount, ForgetPlan]:
+    """What ``forget`` does to the ledger, whatever stores it: the same rule on every backend.
+
+    ``results`` are ``(job_id, idx, data)`` rows. Only ended jobs are rewritten (see ``forget``).
+    """
+    count = ForgetCount()
+    touched: dict[str, list[tuple[int, Any]]] = {}
+    for job_id, idx, data in results:
+        if matcher.may_hold(data) and matcher.mentions(row := json.loads(data)):
+            touched.setdefault(job_id, []).append((idx, matcher.scrub_record(row)))
+    plan: ForgetPlan = []
+    for job in jobs:
+        raw = job.model_dump_json()
+        if job.id not in touched and not matcher.may_hold(raw):
+            continue
+        if not job.done:
+            if job.id in touched or matcher.mentions(json.loads(raw)):
+                count.unfinished.append(job.id)
+            continue
+        rows = touched.get(job.id, [])
+        count.rows_removed += sum(1 for _, row in rows if row is ERASED)
+        count.rows_changed += sum(1 for _, row in rows if row is not ERASED)
+        changed = _scrub_job(job, matcher)
+        if rows or changed:
+            count.jobs_scrubbed += 1
+            plan.append((job, rows))
+    return count, plan
+
+
 class JobStore(Protocol):
     async def insert(self, job: Job, *, owner: str, lease_seconds: float) -> Job: ...
     async def update(
@@ -97,6 +133,10 @@ class JobStore(Protocol):
     async def results(self, job_id: str, offset: int, limit: int) -> list[dict[str, Any]]: ...
     async def related(self, matcher: Matcher) -> set[Identifier]: ...
     async def forget(self, matcher: Matcher, *, dry_run: bool = False) -> ForgetCount: ...
+    async def watch(self, on_change: Callable[[str], Awaitable[None]]) -> None:
+        """Call ``on_change(job_id)`` whenever another process changes a job; runs until cancelled."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -353,53 +393,38 @@ class SqliteJobStore:
         """
 
         def q(c: sqlite3.Connection) -> ForgetCount:
-            count = ForgetCount()
-            jobs: dict[str, Job] = {}
-            for job_id, data in c.execute("SELECT id, data FROM jobs").fetchall():
-                if (job := self._load(job_id, data)) is not None:
-                    jobs[job_id] = job
-            touched: dict[str, list[tuple[int, Any]]] = {}
-            for job_id, idx, data in c.execute("SELECT job_id, idx, data FROM results").fetchall():
-                if matcher.may_hold(data) and matcher.mentions(row := json.loads(data)):
-                    touched.setdefault(job_id, []).append((idx, matcher.scrub_record(row)))
-            for job_id, job in jobs.items():
-                raw = job.model_dump_json()
-                if job_id not in touched and not matcher.may_hold(raw):
-                    continue
-                if not job.done:
-                    if job_id in touched or matcher.mentions(json.loads(raw)):
-                        count.unfinished.append(job_id)
-                    continue
-                rows = touched.get(job_id, [])
-                count.rows_removed += sum(1 for _, row in rows if row is ERASED)
-                count.rows_changed += sum(1 for _, row in rows if row is not ERASED)
-                changed = _scrub_job(job, matcher)
-                if rows or changed:
-                    count.jobs_scrubbed += 1
-                if dry_run or not (rows or changed):
-                    continue
+            jobs = self._loads(c.execute("SELECT id, data FROM jobs").fetchall())
+            count, plan = plan_forget(matcher, jobs, c.execute("SELECT job_id, idx, data FROM results"))
+            if dry_run:
+                return count
+            for job, rows in plan:
                 for idx, row in rows:
                     if row is ERASED:
-                        c.execute("DELETE FROM results WHERE job_id=? AND idx=?", (job_id, idx))
+                        c.execute("DELETE FROM results WHERE job_id=? AND idx=?", (job.id, idx))
                     else:
                         c.execute(
                             "UPDATE results SET data=? WHERE job_id=? AND idx=?",
-                            (json.dumps(row, ensure_ascii=False, default=str), job_id, idx),
+                            (json.dumps(row, ensure_ascii=False, default=str), job.id, idx),
                         )
                 if any(row is ERASED for _, row in rows):
                     # Close the gaps: pages are read by position, and result_count must stay the row count.
-                    kept = [r[0] for r in c.execute("SELECT idx FROM results WHERE job_id=? ORDER BY idx", (job_id,))]
+                    kept = [r[0] for r in c.execute("SELECT idx FROM results WHERE job_id=? ORDER BY idx", (job.id,))]
                     for new, old in enumerate(kept):
                         if new != old:
-                            c.execute("UPDATE results SET idx=? WHERE job_id=? AND idx=?", (new, job_id, old))
+                            c.execute("UPDATE results SET idx=? WHERE job_id=? AND idx=?", (new, job.id, old))
                     job.result_count = len(kept)
-                c.execute("UPDATE jobs SET data=? WHERE id=?", (job.model_dump_json(), job_id))
+                c.execute("UPDATE jobs SET data=? WHERE id=?", (job.model_dump_json(), job.id))
             return count
 
         count = await self.db.arun(q)
         if count.jobs_scrubbed and not dry_run:
             await anyio.to_thread.run_sync(self.db.vacuum)
         return count
+
+    async def watch(self, on_change: Callable[[str], Awaitable[None]]) -> None:
+        """SQLite has no cross-process signal: a waiter re-reads a job another process drives at its
+        poll interval instead (see :meth:`JobManager.wait`)."""
+        await anyio.sleep_forever()
 
     def close(self) -> None:
         self._reader.close()
