@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field
 
 from enrich_mcp.errors import InputError
 from enrich_mcp.jobs import JobInfo, JobStatus
@@ -22,7 +22,11 @@ from enrich_mcp.tooling import Toolset
 if TYPE_CHECKING:
     from enrich_mcp.server import Runtime
 
-JobId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="A job id")]
+JobId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Columns = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=200)]] | None,
+    Field(max_length=200, description="Only these columns"),
+]
 
 
 class JobList(BaseModel):
@@ -32,20 +36,17 @@ class JobList(BaseModel):
 
 class CancelResult(BaseModel):
     job: JobInfo
-    cancelled_at_vendor: bool = Field(description="True when the vendor was told to stop too")
-
-
-# Same meaning as pydantic's `{"type": "object", "additionalProperties": true}` items, but a client
-# validating the output no longer walks every property of every row (it was most of a 1,000-row page's time).
-_ROWS_SCHEMA = WithJsonSchema({"type": "array", "items": {"type": "object"}, "title": "Rows"})
+    cancelled_at_vendor: bool
 
 
 class ResultsPage(BaseModel):
+    # Rows are published as bare objects (lean_schema drops `additionalProperties: true`), so a client
+    # validating the output does not walk every property of every row.
     job: JobInfo
     offset: int
     limit: int
-    rows: Annotated[list[dict[str, Any]], _ROWS_SCHEMA]
-    next_offset: int | None = Field(description="Pass as offset for the next page; null at the end")
+    rows: list[dict[str, Any]]
+    next_offset: int | None = Field(description="Offset of the next page; null at the end")
 
 
 class ExportResult(BaseModel):
@@ -61,12 +62,12 @@ class CacheStats(BaseModel):
     entries_by_vendor: dict[str, int]
     hits: int
     misses: int
-    hit_rate: float | None = Field(description="Hits / lookups since this server started")
+    hit_rate: float | None = Field(description="Since this server started")
 
 
 class SpendReport(BaseModel):
     spent_usd: float
-    reserved_usd: float = Field(description="Estimated cost of calls and jobs still in flight")
+    reserved_usd: float = Field(description="Estimated cost of work in flight")
     budget_usd: float | None
     remaining_usd: float | None
     confirm_above_usd: float | None
@@ -79,9 +80,7 @@ class SpendReport(BaseModel):
 
 class ForgetResult(BaseModel):
     identifiers: list[str]
-    related_identifiers: list[str] = Field(
-        description="The same person's other names, emails and phones found in the cache; erased too"
-    )
+    related_identifiers: list[str] = Field(description="The person's other identifiers found; erased too")
     cache_entries_removed: int
     job_records_scrubbed: int
     export_files_removed: int
@@ -117,37 +116,35 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
     register_local(tools, runtime)
     jobs = runtime.jobs
 
-    @tools.tool(title="List jobs", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def list_jobs(
         status: JobStatus | None = None,
-        vendor: str | None = None,
+        vendor: Annotated[str | None, Field(max_length=40)] = None,
         limit: Annotated[int, Field(ge=1, le=500)] = 50,
     ) -> JobList:
-        """List background jobs (newest first), optionally by status or vendor. Free."""
+        """List background jobs, newest first, by status or vendor. Free."""
         found = await jobs.list(status=status, vendor=vendor, limit=limit)
         return JobList(jobs=[JobInfo.of(j) for j in found], count=len(found))
 
-    @tools.tool(title="Get job", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def get_job(job_id: JobId) -> JobInfo:
-        """Status, progress and summary of one job. Free; the server polls the vendor in the background."""
+        """One job's status, progress and summary (polled in the background). Free."""
         return JobInfo.of(await jobs.get(job_id))
 
-    @tools.tool(title="Cancel job", read_only=False, destructive=True, idempotent=True)
+    @tools.tool(read_only=False, destructive=True, idempotent=True)
     async def cancel_job(job_id: JobId) -> CancelResult:
-        """Stop a job here and, where the vendor supports it, at the vendor. Finished jobs are left as they are."""
+        """Stop a running job, at the vendor too where it allows."""
         job, at_vendor = await jobs.cancel(job_id)
         return CancelResult(job=JobInfo.of(await jobs.get(job.id)), cancelled_at_vendor=at_vendor)
 
-    @tools.tool(title="Get job results", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def get_job_results(
         job_id: JobId,
         offset: Annotated[int, Field(ge=0)] = 0,
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
-        fields: Annotated[
-            list[str] | None, Field(max_length=100, description="Only these columns (keeps answers small)")
-        ] = None,
+        fields: Columns = None,
     ) -> ResultsPage:
-        """Page through a job's result rows. Use `fields` to return only the columns you need. Free."""
+        """Page through a job's result rows; `fields` keeps answers small. Free."""
         job, rows = await jobs.results(job_id, offset=offset, limit=limit, fields=fields)
         end = offset + len(rows)
         return ResultsPage(
@@ -158,17 +155,14 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
             next_offset=end if end < job.result_count else None,
         )
 
-    @tools.tool(title="Export job results", read_only=False, idempotent=False, open_world=False)
+    @tools.tool(read_only=False, idempotent=False, open_world=False)
     async def export_job_results(
         job_id: JobId,
         format: Literal["csv", "jsonl"] = "csv",
-        file_name: Annotated[str | None, Field(max_length=120, description="Base name; made safe")] = None,
-        fields: Annotated[list[str] | None, Field(max_length=200)] = None,
+        file_name: Annotated[str | None, Field(max_length=120)] = None,
+        fields: Columns = None,
     ) -> ExportResult:
-        """Write all of a job's results to a CSV or JSONL file under the data directory's exports/. Free.
-
-        Files are never overwritten; CSV cells that a spreadsheet would run as a formula are neutralised.
-        """
+        """Write a job's rows to a new CSV or JSONL file in the data directory's exports/. Free."""
         job = await jobs.get(job_id)
         if job.result_count == 0:
             raise InputError(f"Job {job_id} has no result rows to export (status {job.status}).")
@@ -211,27 +205,24 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
         path = await anyio.to_thread.run_sync(write)
         return ExportResult(path=str(path), format=format, rows=len(rows), bytes=path.stat().st_size)
 
-    @tools.tool(title="Cache statistics", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def cache_stats() -> CacheStats:
-        """Entries, size and hit rate of the on-disk result cache. Free."""
+        """Entries, size and hit rate of the result cache. Free."""
         return CacheStats.model_validate(await runtime.cache.summary())
 
-    @tools.tool(title="Spend report", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def spend_report() -> SpendReport:
-        """Money spent at the vendors by vendor, tool and day, what is reserved, and what is left of the budget."""
+        """Spend by vendor, tool and day, reserved spend and budget left. Free."""
         return SpendReport.model_validate(await runtime.budget.report())
 
-    @tools.tool(title="Forget a person", read_only=False, destructive=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=False, destructive=True, idempotent=True, open_world=False)
     async def forget_person(
         identifiers: Annotated[
             list[Annotated[str, Field(min_length=3, max_length=320)]],
-            Field(min_length=1, max_length=20, description="Emails, phone numbers or vendor ids of the person"),
+            Field(min_length=1, max_length=20, description="The person's emails, phones or vendor ids"),
         ],
     ) -> ForgetResult:
-        """Erase a person (by email, phone or vendor id) from the cache, job results, exports and the ledger.
-
-        Afterwards the identifiers appear in no file under the data directory. Does not touch vendor systems.
-        """
+        """Erase a person from the local cache, job results, exports and ledger (not at vendors)."""
         given = sorted({i.strip() for i in identifiers if i.strip()}, key=str.lower)
         related = await runtime.cache.related(given)
         needles = [*given, *related]

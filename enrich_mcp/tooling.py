@@ -26,6 +26,7 @@ from enrich_mcp.budget import Confirm as ConfirmCallback
 from enrich_mcp.cache import Cached, canonical
 from enrich_mcp.errors import EnrichError, InputError, VendorResponseLost
 from enrich_mcp.jobs import JobResult
+from enrich_mcp.schema import describe_tool, prepare_tool
 
 if TYPE_CHECKING:
     from enrich_mcp.jobs import JobManager
@@ -53,16 +54,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Argument types every vendor's tools share, so they read and validate the same everywhere.
-Fresh = Annotated[bool, Field(description="Skip the cache and ask the vendor again (spends credits)")]
-Confirm = Annotated[bool, Field(description="The user already approved this spend")]
-WaitSeconds = Annotated[
-    float | None,
-    Field(
-        ge=0,
-        le=600,
-        description="Seconds to wait for the job to finish before returning a job handle (default 4; 0 = at once)",
-    ),
-]
+Fresh = Annotated[bool, Field(description="Skip the cache")]
+Confirm = Annotated[bool, Field(description="User approved the spend")]
+WaitSeconds = Annotated[float | None, Field(ge=0, le=600, description="Default 4")]
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -80,18 +74,24 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 @dataclass
 class Toolset:
-    """Registers one toolset's tools on the server, honouring read-only mode."""
+    """Registers one toolset's tools on the server, honouring read-only mode.
+
+    Every tool goes through :func:`enrich_mcp.schema.prepare_tool` here, the one place where argument
+    models are closed and schemas made lean. An inactive toolset (dynamic toolsets) keeps its tools
+    until :meth:`activate` adds them.
+    """
 
     name: str
     server: MCPServer[Any]
     read_only_mode: bool = False
+    active: bool = True
     registered: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    _pending: list[Callable[[], None]] = field(default_factory=list)
 
     def tool(
         self,
         *,
-        title: str,
         read_only: bool,
         destructive: bool = False,
         idempotent: bool,
@@ -101,23 +101,45 @@ class Toolset:
             if self.read_only_mode and not read_only:
                 self.skipped.append(fn.__name__)
                 return fn
-            self.server.add_tool(
-                tool_errors(fn),
-                name=fn.__name__,
-                title=title,
-                annotations=ToolAnnotations(
-                    title=title,
-                    read_only_hint=read_only,
-                    destructive_hint=destructive and not read_only,
-                    idempotent_hint=idempotent,
-                    open_world_hint=open_world,
-                ),
-                structured_output=True,
+            annotations = ToolAnnotations(
+                read_only_hint=read_only,
+                destructive_hint=destructive and not read_only,
+                idempotent_hint=idempotent,
+                open_world_hint=open_world,
             )
+            install = functools.partial(self._install, fn, annotations=annotations)
             self.registered.append(fn.__name__)
+            if self.active:
+                install()
+            else:
+                self._pending.append(install)
             return fn
 
         return decorator
+
+    def _install(self, fn: Callable[..., Awaitable[Any]], *, annotations: ToolAnnotations) -> None:
+        # No `title`: clients show the name, and the ~2 KB that titles cost is better spent on schemas.
+        name = fn.__name__
+        self.server.add_tool(
+            tool_errors(fn),
+            name=name,
+            description=describe_tool(fn.__doc__ or ""),
+            annotations=annotations,
+            structured_output=True,
+        )
+        # MCPServer.add_tool builds the Tool (argument model, schemas) and offers no public handle on it;
+        # this is the one place enrich-mcp reaches in, to close and lean what the SDK built.
+        tool = self.server._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
+        assert tool is not None
+        prepare_tool(tool)
+
+    def activate(self) -> list[str]:
+        """Add the tools of an inactive toolset to the server; returns the names added."""
+        pending, self._pending = self._pending, []
+        self.active = True
+        for install in pending:
+            install()
+        return list(self.registered) if pending else []
 
 
 class SpendApproval(BaseModel):
