@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
-from pydantic import BaseModel, Field
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from enrich_mcp.errors import InputError
 from enrich_mcp.jobs import JobInfo, JobStatus
 from enrich_mcp.tooling import Toolset
+from enrich_mcp.vendors import discover_vendors
 
 if TYPE_CHECKING:
     from enrich_mcp.server import Runtime
+
+logger = logging.getLogger(__name__)
 
 JobId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Columns = Annotated[
@@ -87,6 +92,30 @@ class ForgetResult(BaseModel):
     ledger_rows_scrubbed: int
 
 
+ToolsetName = Annotated[
+    str,
+    Field(max_length=40),
+    WithJsonSchema({"type": "string", "enum": [spec.name for spec in discover_vendors()]}),
+]
+
+
+class ToolsetInfo(BaseModel):
+    name: str
+    enabled: bool = Field(description="Its tools are listed now")
+    available: bool = Field(description="Configured, so it can be enabled")
+    tools: list[str]
+    status: str
+
+
+class ToolsetList(BaseModel):
+    toolsets: list[ToolsetInfo]
+
+
+class ToolsetEnabled(BaseModel):
+    toolset: str
+    added: list[str] = Field(description="Tools added by this call (empty when it was on already)")
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -108,12 +137,60 @@ def _flatten(row: dict[str, Any]) -> dict[str, Any]:
     return {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v for k, v in row.items()}
 
 
+def register_dynamic(tools: Toolset, runtime: Runtime) -> None:
+    """``list_toolsets`` and ``enable_toolset`` (ENRICH_MCP_DYNAMIC_TOOLSETS=1): vendors' tools on demand."""
+    names = sorted(runtime.status)
+
+    def info(name: str) -> ToolsetInfo:
+        status = runtime.status[name]
+        toolset = runtime.toolsets.get(name)
+        return ToolsetInfo(
+            name=name,
+            enabled=bool(toolset and toolset.active),
+            available=toolset is not None,
+            tools=status.tools,
+            status=status.reason,
+        )
+
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
+    async def list_toolsets() -> ToolsetList:
+        """List the vendor toolsets, which are enabled and why others are not; enable one with enable_toolset."""
+        return ToolsetList(toolsets=[info(name) for name in names])
+
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
+    async def enable_toolset(
+        ctx: Context,
+        toolset: ToolsetName,
+    ) -> ToolsetEnabled:
+        """Add a vendor's tools to this server's list (the client is told to list tools again). Free."""
+        if toolset not in runtime.status:
+            raise InputError(f"No toolset {toolset!r}.", hint=f"Choose one of: {', '.join(names)}.")
+        found = runtime.toolsets.get(toolset)
+        if found is None:
+            raise InputError(f"Toolset {toolset} cannot be enabled: {runtime.status[toolset].reason}.")
+        added = found.activate()
+        if added:
+            await _announce_tool_list_change(ctx)
+        return ToolsetEnabled(toolset=toolset, added=added)
+
+
+async def _announce_tool_list_change(ctx: Context[Any, Any]) -> None:
+    """``notifications/tools/list_changed`` to this client (2025 era) and to every listen stream (2026 era)."""
+    try:
+        await ctx.session.send_tool_list_changed()
+    except Exception:  # a stateless (2026) request has no session to notify; the bus below covers it
+        logger.debug("no session to send tools/list_changed on", exc_info=True)
+    await ctx.notify_tools_changed()
+
+
 def register_core(tools: Toolset, runtime: Runtime) -> None:
     from enrich_mcp.local.tools import register_local
     from enrich_mcp.waterfall import register_waterfall
 
     register_waterfall(tools, runtime)
     register_local(tools, runtime)
+    if runtime.settings.dynamic_toolsets:
+        register_dynamic(tools, runtime)
     jobs = runtime.jobs
 
     @tools.tool(read_only=True, idempotent=True, open_world=False)

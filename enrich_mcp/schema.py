@@ -23,6 +23,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import pydantic_core
@@ -339,7 +340,7 @@ def _short(value: Any) -> str:
     if isinstance(value, list | tuple):
         return f"a list of {len(value):,} items"
     if isinstance(value, dict):
-        return f"an object with {len(value):,} keys"
+        return f"an object with {len(value):,} key{'s' if len(value) != 1 else ''}"
     return type(value).__name__
 
 
@@ -360,8 +361,8 @@ def _or(items: Sequence[str]) -> str:
 
 
 def _enum_text(values: Sequence[Any]) -> str:
-    shown = [str(v) for v in values[:12]]
-    return _or([*shown, f"… ({len(values) - 12} more)"] if len(values) > 12 else shown)
+    shown = [str(v) for v in values[:30]]
+    return _or([*shown, f"… ({len(values) - 30} more)"] if len(values) > 30 else shown)
 
 
 def _tag_branch(node: Mapping[str, Any], tag: Any) -> Mapping[str, Any] | None:
@@ -439,7 +440,13 @@ def _message(error: Mapping[str, Any], node: Mapping[str, Any]) -> str:
         tags = _or([t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")])
         field = str(ctx.get("discriminator", "")).strip("'")
         if kind == "union_tag_not_found":
-            return f"needs `{field}`" + (f" ({tags})" if tags else "")
+            values = [
+                v
+                for branch in node.get("anyOf") or []
+                for prop in [(branch.get("properties") or {}).get(field) or {}]
+                for v in ([prop["const"]] if "const" in prop else prop.get("enum") or [])
+            ]
+            return f"needs `{field}`" + (f": {_or([str(v) for v in values])}" if values else "")
         return f"`{field}` must be {tags} (got {_short(ctx.get('tag'))})"
     if kind.endswith(("_type", "_parsing")) or kind in ("model_attributes_type", "int_from_float"):
         return f"must be {_kinds(node)} (got {got})"
@@ -454,7 +461,7 @@ def _unknown_line(path: str, names: list[str], values: list[Any], parent: Mappin
     hints = []
     for name, value in zip(names[:5], values[:5], strict=False):
         shown = name if len(name) <= 40 else name[:37] + "…"
-        close = difflib.get_close_matches(re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(), valid, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(), valid, n=1, cutoff=0.75)
         if close:
             shown += f" (did you mean {close[0]}?)"
         elif isinstance(value, dict) and (usable := [k for k in value if k in valid]):
@@ -465,39 +472,68 @@ def _unknown_line(path: str, names: list[str], values: list[Any], parent: Mappin
     what = "argument" if not path else "field"
     where = f"{path}: " if path else ""
     listed = ", ".join(valid) if valid else "none"
+    pairs_field = next((k for k, v in (parent.get("properties") or {}).items() if _is_pairs(v)), None)
+    if pairs_field:
+        listed += f" (other data goes in {pairs_field}, as key/value pairs)"
     return f"{where}unknown {what}{'s' if len(names) > 1 else ''} {', '.join(hints)}{more}; valid {what}s: {listed}"
 
 
+def _is_pairs(node: Mapping[str, Any]) -> bool:
+    items = node.get("items") or {}
+    return set((items.get("properties") or {})) == {"key", "value"}
+
+
+@dataclass
+class _Problem:
+    path: str
+    message: str
+    more: int = 0
+    whole_line: bool = False
+
+    def line(self) -> str:
+        if self.whole_line:
+            return self.message
+        also = f" (and {self.more:,} more like it)" if self.more else ""
+        return f"{self.path or 'arguments'}: {self.message}{also}"
+
+
 def describe(exc: ValidationError, schema: Mapping[str, Any]) -> str:
-    """One short line per problem, the field's path first; at most MAX_ERROR_LINES lines, under 2 KB."""
-    errors = exc.errors(include_url=False)
-    lines: list[str] = []
-    seen: dict[str, int] = {}
+    """One short line per problem, the field's path first; at most MAX_ERROR_LINES lines, under 2 KB.
+
+    The same problem at many places of a list (``leads[0].email``, ``leads[1].email`` ...) is one line
+    that counts the others; several branches of a union failing at one place are one line too.
+    """
+    problems: list[_Problem] = []
+    at_path: dict[str, _Problem] = {}
+    alike: dict[tuple[str, str], _Problem] = {}
     unknown: dict[str, tuple[list[str], list[Any], Mapping[str, Any]]] = {}
-    problems = 0
-    for error in errors:
+    for error in exc.errors(include_url=False):
         loc = tuple(error.get("loc") or ())
         if error["type"] == "extra_forbidden" and loc:
             path = _locate(schema, loc[:-1])[0]
-            parent = _locate(schema, loc)[2]
-            names, values, _ = unknown.setdefault(path, ([], [], parent))
+            names, values, _ = unknown.setdefault(path, ([], [], _locate(schema, loc)[2]))
             names.append(str(loc[-1]))
             values.append(error.get("input"))
             continue
         path, node, _ = _locate(schema, loc)
-        if path in seen:  # several union branches failed at one place: one line for them
-            lines[seen[path]] = f"{path or 'arguments'}: must be {_kinds(node)} (got {_short(error.get('input'))})"
+        if path in at_path:  # another branch of a union failed here: say what the union takes
+            union = _locate(schema, loc[:-1])[1] if loc else node
+            at_path[path].message = f"must be {_kinds(union)} (got {_short(error.get('input'))})"
             continue
-        problems += 1
-        if len(lines) < MAX_ERROR_LINES:
-            seen[path] = len(lines)
-            lines.append(f"{path or 'arguments'}: {_message(error, node)}")
-    for path, (names, values, parent) in unknown.items():
-        problems += 1
-        if len(lines) < MAX_ERROR_LINES:
-            lines.insert(0, _unknown_line(path, names, values, parent))
-    if problems > len(lines):
-        lines.append(f"… and {problems - len(lines):,} more problem(s)")
+        key = (re.sub(r"\[\d+\]", "[]", path), error["type"])
+        if key in alike:
+            alike[key].more += 1
+            continue
+        problem = _Problem(path, _message(error, node))
+        problems.append(problem)
+        at_path[path] = alike[key] = problem
+    problems[:0] = [
+        _Problem(path, _unknown_line(path, names, values, parent), whole_line=True)
+        for path, (names, values, parent) in unknown.items()
+    ]
+    lines = [p.line() for p in problems[:MAX_ERROR_LINES]]
+    if len(problems) > MAX_ERROR_LINES:
+        lines.append(f"… and {len(problems) - MAX_ERROR_LINES:,} more problem(s)")
     text = "Invalid arguments; nothing was sent to a vendor.\n" + "\n".join(lines)
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 

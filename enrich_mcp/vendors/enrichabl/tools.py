@@ -33,7 +33,7 @@ from enrich_mcp.vendors.enrichabl.models import (
 )
 from enrich_mcp.vendors.enrichabl.upload import read_csv, upload
 
-MAX_INLINE_LEADS = 10_000
+MAX_INLINE_LEADS = 50_000
 
 PipelineId = Annotated[str, Field(min_length=1, max_length=100)]
 Limit = Annotated[int | None, Field(ge=1, le=1_000_000, description="N newest leads only")]

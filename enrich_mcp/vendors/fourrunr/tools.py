@@ -101,7 +101,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_get_lead(lead_id: RecordId) -> Lead:
-        """Read one 4Runr lead. Free."""
+        """Read one 4Runr lead with its stage and AI message. Free."""
         return Lead.model_validate(await client.get_lead(lead_id))
 
     @tools.tool(read_only=False, idempotent=False)
@@ -333,7 +333,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
     async def fourrunr_pause_campaign(
         campaign_id: RecordId,
     ) -> CampaignAction:
-        """Pause a running 4Runr campaign. Free."""
+        """Pause a running 4Runr campaign; start resumes it. Free."""
         data = await client.pause_campaign(campaign_id)
         return CampaignAction(campaign_id=campaign_id, action="paused", status=data.get("status"), data=data)
 
@@ -351,7 +351,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_get_campaign_analytics() -> CampaignAnalytics:
-        """4Runr campaign performance. Free."""
+        """Performance figures of 4Runr outreach campaigns. Free."""
         return CampaignAnalytics(data=await client.campaign_analytics())
 
     @tools.tool(read_only=True, idempotent=True)

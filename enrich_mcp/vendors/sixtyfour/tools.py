@@ -386,7 +386,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     @tools.tool(read_only=True, idempotent=True)
     async def sixtyfour_list_workflows() -> WorkflowList:
-        """List saved Sixtyfour workflows. Free."""
+        """List the saved Sixtyfour workflows with their status. Free."""
         workflows = [Workflow.model_validate(w) for w in await client.list_workflows()]
         return WorkflowList(workflows=workflows, count=len(workflows))
 
