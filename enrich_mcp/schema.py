@@ -167,7 +167,7 @@ JSON_TEXT_MAX = 20_000
 JsonObjectText = Annotated[
     dict[str, Any],
     BeforeValidator(_json_object),
-    WithJsonSchema({"type": "string", "maxLength": JSON_TEXT_MAX, "description": "A JSON object, as text"}),
+    WithJsonSchema({"type": "string", "maxLength": JSON_TEXT_MAX, "description": "JSON object as text"}),
 ]
 """A nested, open-ended object (e.g. a workflow block's specs) as JSON text: bounded, and strict-mode safe."""
 
@@ -184,9 +184,6 @@ def published(*names: str, nested: bool = False) -> Callable[[dict[str, Any]], N
 
     def extra(schema: dict[str, Any]) -> None:
         schema["properties"] = {k: v for k, v in schema.get("properties", {}).items() if k in names}
-        for prop in schema["properties"].values():  # an output's enum is the server's business: a string is enough
-            if "enum" in prop:
-                del prop["enum"]
         schema["required"] = [k for k in schema.get("required", []) if k in names]
         if nested:
             schema[TYPED] = True
@@ -210,7 +207,7 @@ def lean_schema(schema: Mapping[str, Any], *, output: bool = False) -> dict[str,
     unions are disjoint) and ``anyOf: [X, null]`` as ``type: [X, "null"]`` for non-object X.
 
     An output is validated by clients, not read by models (they read the inputs and the tool's
-    description), so it also loses defaults, descriptions and ``required``; it publishes only the
+    description), so it also loses defaults, descriptions, enums and ``required``; it publishes only the
     fields that always carry a value (a nullable one passes untyped), and its nested objects as plain
     objects, except models marked with :func:`published` (the job handle).
     """
@@ -241,8 +238,8 @@ def lean_schema(schema: Mapping[str, Any], *, output: bool = False) -> dict[str,
                 continue
             if key == "additionalProperties" and value is True:  # the default: say nothing
                 continue
-            if output and (key in ("description", "required") or key == "additionalProperties"):
-                continue
+            if output and key in ("description", "required", "additionalProperties", "enum"):
+                continue  # clients validate outputs; models read the inputs and the tool's description
             if key in _SCHEMA_MAPS and isinstance(value, dict):
                 out[key] = {name: walk(sub, stack, depth + 1) for name, sub in value.items()}
                 if output and key == "properties":  # publish what always carries a value; nulls pass untyped
@@ -448,6 +445,8 @@ def _message(error: Mapping[str, Any], node: Mapping[str, Any]) -> str:
             ]
             return f"needs `{field}`" + (f": {_or([str(v) for v in values])}" if values else "")
         return f"`{field}` must be {tags} (got {_short(ctx.get('tag'))})"
+    if kind.startswith("uuid_"):
+        return f"must be a UUID (got {got})"
     if kind.endswith(("_type", "_parsing")) or kind in ("model_attributes_type", "int_from_float"):
         return f"must be {_kinds(node)} (got {got})"
     if kind in ("value_error", "assertion_error"):
@@ -506,14 +505,20 @@ def describe(exc: ValidationError, schema: Mapping[str, Any]) -> str:
     problems: list[_Problem] = []
     at_path: dict[str, _Problem] = {}
     alike: dict[tuple[str, str], _Problem] = {}
-    unknown: dict[str, tuple[list[str], list[Any], Mapping[str, Any]]] = {}
+    unknown: dict[str, tuple[_Problem, list[str], list[Any], Mapping[str, Any]]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(error.get("loc") or ())
         if error["type"] == "extra_forbidden" and loc:
             path = _locate(schema, loc[:-1])[0]
-            names, values, _ = unknown.setdefault(path, ([], [], _locate(schema, loc)[2]))
-            names.append(str(loc[-1]))
-            values.append(error.get("input"))
+            generic = re.sub(r"\[\d+\]", "[]", path)
+            if generic not in unknown:
+                unknown[generic] = (_Problem(path, "", whole_line=True), [], [], _locate(schema, loc)[2])
+            problem, names, values, _ = unknown[generic]
+            if problem.path != path:  # the same mistake in another item of a list
+                problem.more += 1
+            elif str(loc[-1]) not in names:
+                names.append(str(loc[-1]))
+                values.append(error.get("input"))
             continue
         path, node, _ = _locate(schema, loc)
         if path in at_path:  # another branch of a union failed here: say what the union takes
@@ -527,10 +532,11 @@ def describe(exc: ValidationError, schema: Mapping[str, Any]) -> str:
         problem = _Problem(path, _message(error, node))
         problems.append(problem)
         at_path[path] = alike[key] = problem
-    problems[:0] = [
-        _Problem(path, _unknown_line(path, names, values, parent), whole_line=True)
-        for path, (names, values, parent) in unknown.items()
-    ]
+    for problem, names, values, parent in unknown.values():
+        problem.message = _unknown_line(problem.path, names, values, parent)
+        if problem.more:
+            problem.message += f" (and in {problem.more:,} more items)"
+    problems[:0] = [problem for problem, *_ in unknown.values()]
     lines = [p.line() for p in problems[:MAX_ERROR_LINES]]
     if len(problems) > MAX_ERROR_LINES:
         lines.append(f"… and {len(problems) - MAX_ERROR_LINES:,} more problem(s)")

@@ -51,28 +51,7 @@ InputColumn = Literal[
 Operator = Literal["OR", "AND"]
 JobStatusWord = Literal["IN_QUEUE", "PROCESSING", "COMPLETED", "FAILED"]
 
-class Contact(Sparse):
-    """A person, by the documented input columns (lower-case keys, as in the document's examples)."""
-
-    max_bytes = 4_000
-
-    email: str = ""
-    personal_email: str = ""
-    business_email: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    phone: str = ""
-    personal_address: str = ""
-    personal_city: str = ""
-    personal_state: str = ""
-    personal_zip: str = ""
-    company_name: str = ""
-    company_domain: str = ""
-    company_industry: str = ""
-    sha256_personal_email: str = ""
-    linkedin_url: str = ""
-    up_id: str = ""
-
+class _Columns(Sparse):
     @model_validator(mode="before")
     @classmethod
     def _case_insensitive(cls, data: Any) -> Any:
@@ -83,6 +62,32 @@ class Contact(Sparse):
 
     def payload(self) -> dict[str, str]:
         return self.named()
+
+
+class ContactFilter(_Columns):
+    """Who to look up in real time, by the identifying input columns."""
+
+    email: str = ""
+    business_email: str = ""
+    personal_email: str = ""
+    phone: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    company_name: str = ""
+    company_domain: str = ""
+    linkedin_url: str = ""
+    sha256_personal_email: str = ""
+
+
+class Contact(ContactFilter):
+    """A person for a bulk job, by the documented input columns (lower-case keys, as in the examples)."""
+
+    personal_address: str = ""
+    personal_city: str = ""
+    personal_state: str = ""
+    personal_zip: str = ""
+    company_industry: str = ""
+    up_id: str = ""
 
 
 class EnrichContactResult(BaseModel):

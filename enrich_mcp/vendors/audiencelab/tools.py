@@ -14,6 +14,7 @@ from enrich_mcp.vendors.audiencelab.client import MAX_PAGE_SIZE, AudienceLabClie
 from enrich_mcp.vendors.audiencelab.jobs import EnrichmentJobHandler
 from enrich_mcp.vendors.audiencelab.models import (
     Contact,
+    ContactFilter,
     EnrichContactResult,
     EnrichmentJobPage,
     InputColumn,
@@ -40,7 +41,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     @tools.tool(read_only=False, idempotent=True)
     async def audiencelab_enrich_contact(
-        filter: Annotated[Contact, Field(description="What you know about the person")],
+        filter: Annotated[ContactFilter, Field(description="What you know about the person")],
         ctx: Context,
         fields: Annotated[
             list[OutputField] | None, Field(min_length=1, max_length=16, description="Only these fields")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from enrich_mcp.jobs import JobInfo
 from enrich_mcp.schema import Extras, Input, WithExtras, pairs
@@ -95,7 +95,8 @@ class InlineAiTemplate(Input):
 
     name: TemplateName
     prompt_template: PromptTemplate
-    model: Model
+    # The allow-list is enforced here too; its schema is in enrichabl_create_template, not repeated here.
+    model: Annotated[Model, WithJsonSchema({"type": "string", "maxLength": 40, "description": "e.g. gpt-4o-mini"})]
     max_tokens: MaxTokens = None
 
 

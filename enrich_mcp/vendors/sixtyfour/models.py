@@ -99,22 +99,26 @@ class Reference(Input):
 
 
 class Block(Input):
-    """One step of a workflow."""
+    """One step of a workflow; its size counts toward the graph's cap."""
 
-    sequence_number: int = Field(ge=0, le=1000)
-    block_type: str = Field(max_length=50, description="e.g. enrich")
-    block_name: str = Field(max_length=50, description="e.g. webhook, enrich_lead, find_email")
+    sequence_number: int
+    block_type: str
+    block_name: str = Field(description="e.g. webhook, enrich_lead, find_email")
     specs: JsonObjectText = Field(default_factory=dict)
-    block_id: Annotated[str | None, Field(max_length=100)] = None
+    block_id: str | None = None
 
 
 class WorkflowEdge(Input):
-    from_block_id: str = Field(max_length=100)
-    to_block_id: str = Field(max_length=100)
-    condition: Annotated[str | None, Field(max_length=500)] = None
+    from_block_id: str
+    to_block_id: str
+    condition: str | None = None
 
 
 class WorkflowGraph(Input):
+    """Blocks in sequence and the edges between them, at most 100 KB as JSON."""
+
+    max_bytes = 100_000
+
     blocks: list[Block] = Field(min_length=1, max_length=50)
     edges: list[WorkflowEdge] = Field(default_factory=list, max_length=100)
 

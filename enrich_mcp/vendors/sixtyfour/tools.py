@@ -398,7 +398,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
     @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_create_workflow(
         workflow_name: Annotated[str, Field(min_length=1, max_length=200)],
-        workflow_definition: WorkflowGraph,
+        workflow_definition: Annotated[WorkflowGraph, Field(description="<=100 KB")],
         workflow_description: Annotated[str | None, Field(max_length=2000)] = None,
     ) -> Workflow:
         """Save a Sixtyfour workflow: blocks such as webhook -> enrich_lead -> find_email. Free."""
@@ -415,7 +415,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         workflow_id: WorkflowId,
         workflow_name: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
         workflow_description: Annotated[str | None, Field(max_length=2000)] = None,
-        workflow_definition: Annotated[WorkflowGraph | None, Field(description="Replaces the whole graph")] = None,
+        workflow_definition: Annotated[WorkflowGraph | None, Field(description="Replaces the graph; <=100 KB")] = None,
     ) -> Workflow:
         """Change a Sixtyfour workflow's name, description or blocks. Free."""
         changes: dict[str, Any] = {}
