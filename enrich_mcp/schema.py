@@ -28,7 +28,16 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import pydantic_core
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver.tools import Tool
@@ -79,9 +88,7 @@ class Pair(Input):
     value: Scalar
 
 
-def pairs(
-    items: Iterable[Extra | Pair] | None, *, taken: Iterable[str] = (), where: str = "extra"
-) -> dict[str, Any]:
+def pairs(items: Iterable[Extra | Pair] | None, *, taken: Iterable[str] = (), where: str = "extra") -> dict[str, Any]:
     """Key/value pairs as a dict; an empty key, a key given twice or one clashing with a named field is refused."""
     out: dict[str, Any] = {}
     reserved = set(taken)
@@ -129,7 +136,9 @@ class Sparse(Input):
 
     def named(self) -> dict[str, Any]:
         """The fields that were given (not blank)."""
-        return {k: v for k, v in self.model_dump(exclude={getattr(self, "extra_name", "")}).items() if v not in ("", None)}
+        return {
+            k: v for k, v in self.model_dump(exclude={getattr(self, "extra_name", "")}).items() if v not in ("", None)
+        }
 
 
 class WithExtras(Sparse):
@@ -155,7 +164,7 @@ def _json_object(value: Any) -> Any:
         try:
             value = json.loads(value)
         except ValueError:
-            raise ValueError("must be a JSON object written as text, e.g. '{\"key\": \"value\"}'") from None
+            raise ValueError('must be a JSON object written as text, e.g. \'{"key": "value"}\'') from None
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object")
     if len(pydantic_core.to_json(value)) > JSON_TEXT_MAX:
@@ -348,8 +357,8 @@ def _kinds(node: Mapping[str, Any]) -> str:
     for branch in node.get("anyOf") or [node]:
         kind = branch.get("type")
         for k in kind if isinstance(kind, list) else [kind]:
-            if k and names.get(k, k) not in kinds:
-                kinds.append(names.get(k, k))
+            if isinstance(k, str) and (label := names.get(k, k)) not in kinds:
+                kinds.append(label)
     return _or(kinds) if kinds else "a valid value"
 
 
@@ -479,7 +488,7 @@ def _unknown_line(path: str, names: list[str], values: list[Any], parent: Mappin
 
 def _is_pairs(node: Mapping[str, Any]) -> bool:
     items = node.get("items") or {}
-    return set((items.get("properties") or {})) == {"key", "value"}
+    return set(items.get("properties") or {}) == {"key", "value"}
 
 
 @dataclass
@@ -595,4 +604,4 @@ def prepare_tool(tool: Tool) -> None:
         tool=tool.name,
         input_schema=params,
     )
-    tool.__dict__.pop("output_schema", None)  # Tool caches it; the lean one must be what clients see
+    vars(tool).pop("output_schema", None)  # Tool caches it (cached_property); clients must see the lean one

@@ -289,9 +289,7 @@ def _advertise_tool_list_changes(server: EnrichServer) -> None:
     lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
     create = lowlevel.create_initialization_options
 
-    def with_tools_changed(
-        notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
-    ) -> Any:
+    def with_tools_changed(notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any) -> Any:
         options = notification_options or NotificationOptions()
         options.tools_changed = True
         return create(options, *args, **kwargs)

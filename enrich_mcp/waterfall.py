@@ -49,7 +49,6 @@ LanceId = Annotated[str | None, Field(default=None, max_length=100)]
 Phone = Annotated[str | None, Field(default=None, max_length=50)]
 
 
-
 # -- the person ------------------------------------------------------------------------------------
 
 

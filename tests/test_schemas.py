@@ -227,8 +227,8 @@ def vendor_requests(server: EnrichServer) -> int:
 
 
 async def test_an_unknown_argument_is_named_and_nothing_is_spent(server: EnrichServer) -> None:
-    result = await call(server, 
-        "enrich_person", {"want": ["work_email"], "name": "Ada Lovelace", "company": "Acme", "dryRun": True}
+    result = await call(
+        server, "enrich_person", {"want": ["work_email"], "name": "Ada Lovelace", "company": "Acme", "dryRun": True}
     )
     assert result.is_error
     message = text(result)
@@ -265,7 +265,14 @@ async def test_an_unknown_nested_field_names_its_path_and_the_valid_ones(server:
 
 # -- short errors ------------------------------------------------------------------------------------
 
-BOILERPLATE = ("type=", "input_value", "input_type", "errors.pydantic.dev", "For further information", "validation error")
+BOILERPLATE = (
+    "type=",
+    "input_value",
+    "input_type",
+    "errors.pydantic.dev",
+    "For further information",
+    "validation error",
+)
 
 
 async def test_a_validation_error_is_one_short_line_per_problem(server: EnrichServer) -> None:
@@ -331,13 +338,18 @@ async def test_many_different_problems_are_capped_with_a_count(server: EnrichSer
 
 async def test_a_5_mb_field_is_refused_not_sent(server: EnrichServer) -> None:
     blob = "x" * 5_000_000
-    whole = await call(server, 
+    whole = await call(
+        server,
         "sixtyfour_enrich_lead",
         {"lead_info": {"name": "Ada", "extra": [{"key": "notes", "value": blob}]}, "struct": [{"name": "a"}]},
     )
-    in_a_lead = await call(server, 
+    in_a_lead = await call(
+        server,
         "enrichabl_upload_leads",
-        {"pipeline_id": "p", "leads": [{"email": "a@example.com", "custom_fields": [{"key": "n", "value": blob[:4_000_000]}]}]},
+        {
+            "pipeline_id": "p",
+            "leads": [{"email": "a@example.com", "custom_fields": [{"key": "n", "value": blob[:4_000_000]}]}],
+        },
     )
     assert whole.is_error and f"a call takes at most {MAX_CALL_BYTES:,}" in text(whole)
     assert in_a_lead.is_error
@@ -349,8 +361,10 @@ async def test_a_5_mb_field_is_refused_not_sent(server: EnrichServer) -> None:
 async def test_lead_extras_are_bounded_per_lead(server: EnrichServer) -> None:
     extra = [{"key": f"k{i}", "value": "v" * 500} for i in range(20)]
     result = await call(server, "sixtyfour_find_emails_bulk", {"leads": [{"name": "Ada", "extra": extra}]})
-    wide = await call(server, 
-        "sixtyfour_enrich_lead", {"lead_info": {"name": "Ada", "extra": extra}, "struct": [{"name": "a", "description": "b"}]}
+    wide = await call(
+        server,
+        "sixtyfour_enrich_lead",
+        {"lead_info": {"name": "Ada", "extra": extra}, "struct": [{"name": "a", "description": "b"}]},
     )
     assert result.is_error and "unknown field extra" in text(result)  # the find tools take the documented fields
     assert wide.is_error and "lead_info: is 10," in text(wide) and "at most 8,000" in text(wide)
@@ -359,8 +373,8 @@ async def test_lead_extras_are_bounded_per_lead(server: EnrichServer) -> None:
 
 async def test_block_specs_are_bounded_json_text(server: EnrichServer) -> None:
     block = {"sequence_number": 0, "block_type": "source", "block_name": "webhook", "specs": "{not json"}
-    result = await call(server, 
-        "sixtyfour_create_workflow", {"workflow_name": "w", "workflow_definition": {"blocks": [block]}}
+    result = await call(
+        server, "sixtyfour_create_workflow", {"workflow_name": "w", "workflow_definition": {"blocks": [block]}}
     )
     assert result.is_error
     assert "workflow_definition.blocks[0].specs: must be a JSON object written as text" in text(result)

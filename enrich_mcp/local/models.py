@@ -42,7 +42,7 @@ class LeadRow(WithExtras):
     domain: str = Field(default="", description="Website or domain")
     linkedin: str = ""
     title: str = ""
-    extra: Extras = []
+    extra: Extras = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -50,6 +50,7 @@ InputColumn = Literal[
 
 Operator = Literal["OR", "AND"]
 JobStatusWord = Literal["IN_QUEUE", "PROCESSING", "COMPLETED", "FAILED"]
+
 
 class _Columns(Sparse):
     @model_validator(mode="before")

@@ -21,9 +21,9 @@ from enrich_mcp.vendors.audiencelab.models import (
     Operator,
     OutputField,
 )
+from enrich_mcp.vendors.base import VendorServices
 
 MAX_RECORDS = 10_000
-from enrich_mcp.vendors.base import VendorServices
 
 
 def checked(result: JobResult) -> JobResult:

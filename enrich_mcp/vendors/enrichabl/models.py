@@ -74,7 +74,7 @@ class Lead(WithExtras):
     company_size: str = ""
     industry: str = ""
     location: str = ""
-    custom_fields: Extras = []
+    custom_fields: Extras = Field(default_factory=list)
 
     def payload(self) -> dict[str, Any]:
         body = self.named()
@@ -164,8 +164,6 @@ ColumnSpec = Annotated[BaseColumn | AiColumn | FieldColumn, Field(discriminator=
 
 
 # Templates: `kind` picks the shape.
-
-
 
 
 class AiTemplate(Input):

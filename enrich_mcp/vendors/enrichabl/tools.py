@@ -12,7 +12,6 @@ from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, require, start_job
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, TEMPLATE_ID_FIELDS, EnrichablClient
 from enrich_mcp.vendors.enrichabl.jobs import ListLeadsHandler, RunHandler
-from enrich_mcp.vendors.enrichabl.models import Column as ColumnOut
 from enrich_mcp.vendors.enrichabl.models import (
     AiRun,
     ColumnSpec,
@@ -31,6 +30,7 @@ from enrich_mcp.vendors.enrichabl.models import (
     flatten_row,
     select,
 )
+from enrich_mcp.vendors.enrichabl.models import Column as ColumnOut
 from enrich_mcp.vendors.enrichabl.upload import read_csv, upload
 
 MAX_INLINE_LEADS = 50_000
@@ -226,7 +226,9 @@ def register(tools: Toolset, services: VendorServices) -> None:
             value_keys = [f"Firecrawl: {f}" for f in enrichment.firecrawl_extract_config.output_fields]
         else:
             kind = "ai" if isinstance(enrichment, AiRun) else "multi_ai"
-            template_id = enrichment.ai_template_id if isinstance(enrichment, AiRun) else enrichment.multi_ai_template_id
+            template_id = (
+                enrichment.ai_template_id if isinstance(enrichment, AiRun) else enrichment.multi_ai_template_id
+            )
             found = [
                 t for t in await client.list_templates(kind) if str(t.get(TEMPLATE_ID_FIELDS[kind])) == template_id
             ]

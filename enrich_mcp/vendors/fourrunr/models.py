@@ -128,7 +128,7 @@ class RawLead(WithExtras):
     name: str = ""
     email: str = ""
     company: str = ""
-    extra: Extras = []
+    extra: Extras = Field(default_factory=list)
 
 
 class CleaningContext(Input):

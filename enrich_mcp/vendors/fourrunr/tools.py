@@ -54,7 +54,6 @@ from enrich_mcp.vendors.fourrunr.models import (
 )
 
 
-
 def _given(fields: dict[str, Any]) -> dict[str, Any]:
     """The fields the caller set: 4Runr's PUT changes exactly what it is sent."""
     return {k: v for k, v in fields.items() if v is not None}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from mcp.server.mcpserver import Context
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from enrich_mcp.errors import VendorNotFound, VendorProtocolError
 from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, start_job

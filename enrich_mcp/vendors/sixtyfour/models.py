@@ -17,6 +17,7 @@ RunStatusFilter = Literal["active", "queued", "running", "completed", "failed", 
 
 # -- inputs ----------------------------------------------------------------------------------------
 
+
 class Lead(Sparse):
     """A person for the find tools, by the document's lead fields; more fields give better answers."""
 
@@ -42,7 +43,7 @@ class Lead(Sparse):
 class LeadInfo(Lead, WithExtras):
     """What is known about a person for research: the lead fields plus any others (``extra``)."""
 
-    extra: Extras = []
+    extra: Extras = Field(default_factory=list)
 
     def payload(self) -> dict[str, Any]:
         return self.flat()
@@ -57,7 +58,7 @@ class Company(WithExtras):
     linkedin: str = ""
     address: str = ""
     phone: str = ""
-    extra: Extras = []
+    extra: Extras = Field(default_factory=list)
 
     def payload(self) -> dict[str, Any]:
         return self.flat()
@@ -83,7 +84,9 @@ StructSpec = Annotated[list[StructField], AfterValidator(_unique_names)]
 
 def struct_body(fields: list[StructField]) -> dict[str, Any]:
     """Sixtyfour's ``struct`` object: name -> description, or -> {description, type} when typed."""
-    return {f.name: f.description if f.type == "str" else {"description": f.description, "type": f.type} for f in fields}
+    return {
+        f.name: f.description if f.type == "str" else {"description": f.description, "type": f.type} for f in fields
+    }
 
 
 class QualificationCriterion(Input):

@@ -35,7 +35,10 @@ async def test_ai_column_enrichment_runs_to_completion(server: EnrichServer, san
         async with connect(server, mode=era) as client:
             result = await client.call_tool(
                 "enrichabl_start_enrichment",
-                {"pipeline_id": pipeline_id, "enrichment": {"enrichment_type": "AI_COLUMN", "ai_template_id": template_id}},
+                {
+                    "pipeline_id": pipeline_id,
+                    "enrichment": {"enrichment_type": "AI_COLUMN", "ai_template_id": template_id},
+                },
             )
     assert not result.is_error, result.content
     [start] = sandbox.calls("POST", "/enrichment/start")
