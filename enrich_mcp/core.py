@@ -205,7 +205,7 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
 
     @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def get_job(job_id: JobId) -> JobInfo:
-        """One job's status, progress and summary (polled in the background). Free."""
+        """One job's status (queued, running, completed, failed, cancelled), progress and summary. Free."""
         return JobInfo.of(await jobs.get(job_id))
 
     @tools.tool(read_only=False, destructive=True, idempotent=True)

@@ -21,7 +21,9 @@ the MCP SDK.
         ├── VendorConflict         409
         ├── VendorRateLimited      429 after retries
         ├── VendorUnavailable      5xx or connection failure after retries
-        ├── VendorResponseLost     a credit-spending request was sent but its answer was lost
+        ├── VendorResponseLost     a request unsafe to resend (paid or creating) may have been processed,
+        │   │                      but its answer was lost (408/5xx, read timeout, dropped connection)
+        │   └── VendorResponseUnreadable   it was accepted (2xx) but the answer cannot be read
         └── VendorProtocolError    the vendor answered with something the document does not describe
 
 Messages never contain API keys: :func:`redact` is applied to every vendor
@@ -137,9 +139,21 @@ class VendorUnavailable(VendorError):
 
 
 class VendorResponseLost(VendorError):
+    """The outcome is unknown: the vendor may have done (and billed) the work. Never resent blindly."""
+
     hint = (
-        "The request reached the vendor but its answer was lost, so it was not resent to avoid paying twice. "
-        "Check the vendor's dashboard or the job list before retrying."
+        "The request may have been processed (and charged), so it was not resent. "
+        "Check the job list (list_jobs) or the vendor's dashboard before retrying."
+    )
+
+
+class VendorResponseUnreadable(VendorResponseLost):
+    """The vendor accepted the request (2xx), so it may have billed, but the answer cannot be read."""
+
+    hint = (
+        "The vendor accepted the request and may have charged for it, so it was not resent. "
+        "Check the job list (list_jobs) or the vendor's dashboard before retrying; "
+        "if this repeats, report it to the enrich-mcp maintainers."
     )
 
 
@@ -181,3 +195,21 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, _REDACTED)
     return text
+
+
+def redact_value(value: Any, secrets: Iterable[str | None]) -> Any:
+    """``value`` (decoded JSON) with every secret replaced in every string, dict keys included."""
+    keys = [s for s in secrets if s and len(s) >= 4]
+    if not keys:
+        return value
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return redact(item, keys) if any(k in item for k in keys) else item
+        if isinstance(item, dict):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)

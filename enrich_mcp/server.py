@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,8 @@ import httpx
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.prompts.base import Prompt
+from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
 from enrich_mcp import __version__
@@ -412,22 +414,92 @@ def prompts_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "prompts"
 
 
-def _constant(text: str) -> Callable[[], str]:
-    def render() -> str:
-        return text
+@dataclass(frozen=True)
+class PromptFile:
+    """A ``prompts/*.md`` file: an optional front-matter block, a ``# Title`` line, and the body.
 
-    return render
+    Front matter (between ``---`` lines) lists the tools the prompt uses and its arguments::
+
+        tools: clean_leads, validate_emails
+        arguments:
+        - leads (required): the leads, as a CSV path or rows pasted as text
+        - region: default phone region, e.g. "GB"
+
+    ``{name}`` in the body is replaced by the argument's value; an optional argument left out reads
+    "not given". Other braces are left alone, so JSON examples stay as written.
+    """
+
+    name: str
+    title: str
+    body: str
+    tools: tuple[str, ...] = ()
+    arguments: tuple[PromptArgument, ...] = ()
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> PromptFile:
+        tools: tuple[str, ...] = ()
+        arguments: list[PromptArgument] = []
+        if text.startswith("---\n"):
+            front, _, text = text[4:].partition("\n---\n")
+            for line in front.splitlines():
+                stripped = line.strip()
+                if stripped.startswith("tools:"):
+                    tools = tuple(t.strip() for t in stripped.removeprefix("tools:").split(",") if t.strip())
+                elif stripped.startswith("- "):
+                    head, _, description = stripped[2:].partition(":")
+                    arg_name, _, flag = head.partition(" ")
+                    arguments.append(
+                        PromptArgument(
+                            name=arg_name.strip(),
+                            description=description.strip() or None,
+                            required=flag.strip() == "(required)",
+                        )
+                    )
+                elif stripped and stripped != "arguments:":
+                    raise ValueError(f"prompts/{name}.md: unexpected front-matter line {line!r}")
+        title, _, body = text.strip().partition("\n")
+        return cls(name, title.lstrip("# ").strip(), body.strip(), tools, tuple(arguments))
+
+    def render(self, values: Mapping[str, str]) -> str:
+        unknown = set(values) - {a.name for a in self.arguments}
+        if unknown:
+            # A protocol error (invalid params) that names the culprit; the SDK would mask a plain exception.
+            raise MCPError(
+                types.INVALID_PARAMS,
+                f"Unknown argument(s) for prompt {self.name}: {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(a.name for a in self.arguments) or 'none'}",
+            )
+        names = "|".join(re.escape(a.name) for a in self.arguments)
+        if not names:
+            return self.body
+
+        def fill(match: re.Match[str]) -> str:
+            value = (values.get(match.group(1)) or "").strip()
+            return value or "not given"
+
+        return re.sub(r"\{(" + names + r")\}", fill, self.body)
+
+    def prompt(self) -> Prompt:
+        def render(**values: str) -> str:
+            return self.render(values)
+
+        return Prompt(
+            name=self.name,
+            title=self.title,
+            description=self.title,
+            arguments=list(self.arguments),
+            fn=render,
+            context_kwarg=None,
+        )
+
+
+def load_prompts(directory: Path | None = None) -> list[PromptFile]:
+    directory = directory or prompts_dir()
+    if not directory.is_dir():
+        return []
+    return [PromptFile.parse(path.stem, path.read_text(encoding="utf-8")) for path in sorted(directory.glob("*.md"))]
 
 
 def _register_prompts(server: EnrichServer) -> None:
-    directory = prompts_dir()
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob("*.md")):
-        text = path.read_text(encoding="utf-8")
-        title, _, body = text.partition("\n")
-        description = title.lstrip("# ").strip()
-
-        server.add_prompt(
-            Prompt.from_function(_constant(body.strip()), name=path.stem, title=description, description=description)
-        )
+    for prompt in load_prompts():
+        server.add_prompt(prompt.prompt())

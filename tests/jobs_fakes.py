@@ -55,6 +55,7 @@ class FakeVendor:
     # When set, a completed job returns these rows instead of ``rows`` generated ones.
     payload: list[dict[str, Any]] | None = None
     submitted: anyio.Event = field(default_factory=anyio.Event)
+    about_to_send: anyio.Event = field(default_factory=anyio.Event)
     submits: int = 0
     polls_started: int = 0  # including polls parked at the gate
     poll_count: int = 0
@@ -79,6 +80,7 @@ class FakeVendor:
 
     async def submit(self, request: dict[str, Any]) -> str:
         if self.hang_before_send is not None:  # stuck before any byte left (a rate limiter, a slow DNS)
+            self.about_to_send.set()
             await self.hang_before_send.wait()
         await mark_sending()  # what the HTTP client does right before a paid request leaves
         self.submits += 1

@@ -66,7 +66,8 @@ async def test_spend_report_and_resource_agree(build: Callable[..., EnrichServer
         await client.call_tool("sixtyfour_find_email", LEAD)
         await client.call_tool("sixtyfour_find_email", PERSONAL)
         await client.call_tool("sixtyfour_find_email", LEAD)  # cached: free, not in the ledger
-        sandbox.fail_next(500, {"detail": "boom"}, times=10)
+        # 429 proves the vendor did nothing (a 5xx on a paid POST would leave the charge "unknown").
+        sandbox.fail_next(429, {"detail": "slow down"}, times=10)
         failed = await client.call_tool("sixtyfour_find_email", {"lead": {"name": "Grace Hopper"}})
         report = await client.call_tool("spend_report", {})
         resource = await client.read_resource("enrich://spend")

@@ -104,7 +104,7 @@ async def test_prompts_are_served(server, era: str) -> None:  # type: ignore[no-
     async with connect(server, mode=era) as client:
         prompts = {p.name for p in (await client.list_prompts()).prompts}
         assert "research_account" in prompts
-        got = await client.get_prompt("research_account")
+        got = await client.get_prompt("research_account", {"company": "Example Corp"})
     assert got.messages
 
 

@@ -65,6 +65,7 @@ class _Stop(Exception):
 
 
 Reconcile = Callable[[], Awaitable[str | None]]
+"""Find a step at the vendor: its id, ``None`` when certainly absent; raises StepOutcomeUnknown otherwise."""
 
 
 class JobHandler(Protocol):
@@ -116,8 +117,10 @@ class JobControl:
         """Send a credit-spending submit at most once; returns the vendor's id for it.
 
         ``resend_safe``: the vendor deduplicates this request (an idempotency key, a documented
-        reuse rule), so a step that may have been sent is sent again. ``reconcile`` looks the
-        step up at the vendor (its job list) and returns its id, or ``None`` when it is not there.
+        reuse rule), so a step that may have been sent is sent again. ``reconcile`` looks a step
+        that may have been sent up at the vendor (its job list): it returns the vendor's id, or
+        ``None`` when the list shows it was never created (then it is sent), and raises
+        :class:`StepOutcomeUnknown` when the list cannot tell.
         """
         steps = self.job.steps()
         existing = steps.get(name)
@@ -129,8 +132,7 @@ class JobControl:
             if status == "failed":
                 raise SubmitRefused(str(existing.get("error") or f"step {name} was refused by the vendor"))
             if status in ("sending", "submitting", "unknown") and not resend_safe:
-                found = await reconcile() if reconcile is not None else None
-                if found is None:
+                if reconcile is None:
                     steps[name] = {**existing, "status": "unknown"}
                     await self.save()
                     raise StepOutcomeUnknown(
@@ -138,10 +140,14 @@ class JobControl:
                         "it may have reached the vendor, so it was not sent again.",
                         hint="Check the vendor's dashboard before starting the same work again.",
                     )
-                steps[name] = {"status": "done", "id": found, "at": time.time(), "reconciled": True}
-                await self.save()
-                self.accepted.set()
-                return found
+                found = await reconcile()  # raises StepOutcomeUnknown when the vendor's list cannot tell
+                if found is not None:
+                    steps[name] = {"status": "done", "id": found, "at": time.time(), "reconciled": True}
+                    self.job.vendor_job_id = self.job.vendor_job_id or found
+                    await self.save()
+                    self.accepted.set()
+                    return found
+                logger.info("job %s: step %s is not at the vendor (its list says so); sending it", self.job.id, name)
             # "prepared": written before the request, and the request never left. Send it.
         if self.manager.stopping:
             raise _Stop("shutdown")
@@ -151,7 +157,11 @@ class JobControl:
         async def sending() -> None:
             if steps[name]["status"] == "prepared":
                 steps[name] = {"status": "sending", "at": time.time()}
-                await self.save()  # raises _Stop (nothing leaves) when the job was cancelled meanwhile
+                try:
+                    await self.save()
+                except _Stop:  # cancelled or taken over meanwhile: nothing leaves
+                    steps[name] = {"status": "prepared", "at": time.time()}
+                    raise
 
         try:
             with on_send(sending):
@@ -173,6 +183,8 @@ class JobControl:
             await self._save_quietly()
             raise
         steps[name] = {"status": "done", "id": vendor_id, "at": time.time()}
+        if self.job.vendor_job_id is None:
+            self.job.vendor_job_id = vendor_id  # the first accepted step names the job at the vendor
         await self._save_quietly()
         self.accepted.set()
         return vendor_id
@@ -271,6 +283,7 @@ class JobManager:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                await self.ledger.sweep(self.owner)
                 await self.settle_orphaned_charges()
                 await self._claim()
                 tg.start_soon(self._heartbeat)
@@ -486,6 +499,9 @@ class JobManager:
 
     async def _cancel_late_submit(self, job: Job, handler: JobHandler) -> None:
         """The job was cancelled while its submit was in flight: stop what that submit started."""
+        stored = await self.store.get(job.id)
+        if stored is not None and "cancelled_at_vendor" in stored.summary:
+            return  # cancel_job already told the vendor (the steps had all landed)
         if not job.accepted_by_vendor():
             await self.store.annotate(job.id, {"cancelled_at_vendor": False, "sent_to_vendor": False})
             await self._settle_charge(job.charge_id, "void", None)
@@ -756,7 +772,7 @@ class JobManager:
             return job, False
         handler = self.handlers.get(job.kind)
         at_vendor = False
-        in_flight = job.phase == "submit"
+        in_flight = any(step.get("status") in ("prepared", "sending") for step in job.steps().values())
         has_cancel = True
         if handler is not None and job.accepted_by_vendor() and not in_flight:
             try:

@@ -261,8 +261,9 @@ class SqliteJobStore:
 
         def q(c: sqlite3.Connection) -> list[Job]:
             rows = c.execute(
-                f"SELECT id, data FROM jobs WHERE {_OPEN} AND (owner IS NULL OR owner=? OR lease_until < ?)",
-                (owner, now),
+                # Only unheld jobs: the ones this process holds are renewed by its heartbeat, not re-read.
+                f"SELECT id, data FROM jobs WHERE {_OPEN} AND (owner IS NULL OR lease_until < ?)",
+                (now,),
             ).fetchall()
             claimed = []
             for job in self._loads(rows):

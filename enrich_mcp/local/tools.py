@@ -64,7 +64,8 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
         check_mx: Annotated[bool, Field(description="Ask DNS whether each domain accepts mail")] = True,
         verify_with_vendor: Annotated[bool, Field(description="Not done here: see enrichabl_start_validation")] = False,
     ) -> EmailValidation:
-        """Check emails free (syntax, MX, disposable, role, free-mail) before paying for enrichment or sending."""
+        """Check emails free (syntax, MX, disposable, role, free-mail) before paying or sending; each gets a
+        verdict: valid, risky, invalid or unknown."""
         _one_source(emails, csv_path, "emails")
         if verify_with_vendor:
             # Mailbox-level verification is an Enrichabl pipeline job (upload, then validate), with its own

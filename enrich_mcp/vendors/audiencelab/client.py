@@ -20,24 +20,28 @@ class AudienceLabClient:
 
     async def enrich(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /enrich: one real-time lookup (spends credits; not deduplicated by the vendor)."""
-        answer = await self.http.json("POST", "/enrich", json_body=body, spends=True)
-        if not isinstance(answer, dict):
-            raise VendorProtocolError(VENDOR, "/enrich did not answer with an object")
-        return answer
+        return await self.http.json("POST", "/enrich", json_body=body, spends=True, parse=_enrich_answer)
 
     async def create_enrichment(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /enrichments: start a bulk job; answers 202 ``{jobId, status}``."""
-        answer = await self.http.json("POST", "/enrichments", json_body=body, spends=True)
-        if not isinstance(answer, dict) or not answer.get("jobId"):
-            raise VendorProtocolError(VENDOR, "/enrichments did not answer with a jobId")
-        return answer
+        return await self.http.json("POST", "/enrichments", json_body=body, spends=True, parse=_created_job)
 
     async def list_enrichments(self, page: int = 1, page_size: int = 100) -> dict[str, Any]:
         """GET /enrichments: one page of the account's jobs, in the vendor's (undocumented) order."""
-        answer = await self.http.json("GET", "/enrichments", params={"page": page, "page_size": page_size})
-        if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
-            raise VendorProtocolError(VENDOR, "/enrichments did not answer with a data list")
-        return answer
+        return await self.http.json(
+            "GET", "/enrichments", params={"page": page, "page_size": page_size}, parse=_listing
+        )
+
+    async def all_enrichments(self, *, page_size: int = MAX_PAGE_SIZE, max_pages: int = 50) -> list[dict[str, Any]]:
+        """Every job of the account (bounded to ``max_pages`` pages of the listing)."""
+        rows: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            listing = await self.list_enrichments(page, page_size)
+            rows += [r for r in listing["data"] if isinstance(r, dict)]
+            if page >= min(int(listing.get("total_pages") or 1), max_pages):
+                return rows
+            page += 1
 
     async def find_enrichment(
         self, job_id: str, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE
@@ -59,15 +63,34 @@ class AudienceLabClient:
         return None, start_page
 
     async def download_results(self, csv_url: str) -> list[dict[str, str]]:
-        """Fetch the signed https ``csv_url`` (no key is sent) and parse the gzipped CSV into rows."""
+        """Fetch the signed ``csv_url`` (no key is sent; the one download policy of ``http.py``) and parse the
+        gzipped CSV into rows."""
         data = await self.http.download(csv_url)
         if data[:2] == b"\x1f\x8b":  # served as a .gz file; httpx already undid any Content-Encoding
             try:
-                data = gzip.decompress(data)
+                data = self.http.redact_bytes(gzip.decompress(data))
             except (OSError, EOFError) as exc:
                 raise VendorProtocolError(VENDOR, f"the results file is not valid gzip ({exc})") from None
         text = data.decode("utf-8-sig", errors="replace")
         return [dict(row) for row in csv.DictReader(io.StringIO(text), restkey="_extra")]
+
+
+def _enrich_answer(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise VendorProtocolError(VENDOR, "/enrich did not answer with an object")
+    return answer
+
+
+def _created_job(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict) or not answer.get("jobId"):
+        raise VendorProtocolError(VENDOR, "/enrichments did not answer with a jobId")
+    return answer
+
+
+def _listing(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+        raise VendorProtocolError(VENDOR, "/enrichments did not answer with a data list")
+    return answer
 
 
 def _row_with_id(listing: dict[str, Any], job_id: str) -> dict[str, Any] | None:

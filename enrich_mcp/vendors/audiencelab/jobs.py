@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome
+from enrich_mcp.errors import VendorProtocolError
+from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome, StepOutcomeUnknown
 from enrich_mcp.vendors.audiencelab.client import VENDOR, AudienceLabClient
 
 STATUS: dict[str, JobStatus] = {
@@ -16,6 +18,18 @@ STATUS: dict[str, JobStatus] = {
 
 # A job that was just created may not be listed yet; give up after this many polls that cannot find it.
 MAX_MISSES = 5
+# Our clock and AudienceLab's may differ; a job listed as created this long before our send still matches.
+CLOCK_SKEW_SECONDS = 300.0
+
+
+def _epoch(value: Any) -> float | None:
+    """An ISO-8601 ``created_at`` (``2025-10-29T10:30:00Z``) as epoch seconds, or ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def gs_message(csv_url: str) -> str:
@@ -42,12 +56,36 @@ class EnrichmentJobHandler:
             answer.update(await self.client.create_enrichment(job.request))
             return str(answer["jobId"])
 
-        job.vendor_job_id = await ctl.step("create", send)
+        job.vendor_job_id = await ctl.step("create", send, reconcile=lambda: self._reconcile(job))
         word = str(answer.get("status") or "IN_QUEUE")
         return PollOutcome(
             status=STATUS.get(word, "queued"),
             vendor_status=word,
             message=f"AudienceLab accepted job {job.vendor_job_id}",
+        )
+
+    async def _reconcile(self, job: Job) -> str | None:
+        """After a crash mid-create: find our job in AudienceLab's list (same name and size, created since).
+
+        One recent match is ours. No job of that name and size at all means the create never happened
+        (it is sent). Anything else (older namesakes, several recent ones) cannot be told apart: unknown.
+        """
+        sent_at = float(job.state.get("steps", {}).get("create", {}).get("at") or job.created_at)
+        name, size = job.request.get("name"), len(job.request.get("records") or [])
+        namesakes = [
+            row
+            for row in await self.client.all_enrichments()
+            if row.get("name") == name and row.get("total") in (None, size)
+        ]
+        if not namesakes:
+            return None
+        recent = [r for r in namesakes if (_epoch(r.get("created_at")) or 0.0) >= sent_at - CLOCK_SKEW_SECONDS]
+        if len(recent) == 1 and recent[0].get("id"):
+            return str(recent[0]["id"])
+        raise StepOutcomeUnknown(
+            f"AudienceLab lists {len(namesakes)} job(s) named {name!r} of this size and enrich-mcp cannot tell "
+            "whether one is the job it was creating when it stopped, so it sent nothing again.",
+            hint="Check AudienceLab's job list before starting the same work again.",
         )
 
     async def poll(self, job: Job, ctl: JobControl) -> PollOutcome:
@@ -82,12 +120,16 @@ class EnrichmentJobHandler:
         csv_url = str(row.get("csv_url") or "")
         if csv_url.startswith("gs://"):
             return PollOutcome(status="completed", vendor_status=word, summary=summary, message=gs_message(csv_url))
-        if not csv_url.startswith("https://"):
+        try:
+            if not csv_url:
+                raise VendorProtocolError(VENDOR, "no csv_url")
+            self.client.http.check_download_url(csv_url)  # the one download policy, shared by every vendor
+        except VendorProtocolError as exc:
             return PollOutcome(
                 status="failed",
                 vendor_status=word,
                 summary=summary,
-                error=f"AudienceLab marked the job COMPLETED without a downloadable csv_url ({csv_url or 'none'}).",
+                error=f"AudienceLab marked the job COMPLETED without a downloadable csv_url ({exc.message}).",
             )
         rows = await self.client.download_results(csv_url)
         return PollOutcome(status="completed", vendor_status=word, summary={**summary, "rows": len(rows)}, rows=rows)

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from enrich_mcp.errors import VendorProtocolError
-from enrich_mcp.http import VendorHTTP
+from enrich_mcp.http import UUID_PATTERN, VendorHTTP, segment
 
 VENDOR = "enrichabl"
 MAX_PAGE = 10_000
@@ -35,43 +35,64 @@ def _object(body: Any, what: str) -> dict[str, Any]:
     return body
 
 
+def pipeline_segment(pipeline_id: str) -> str:
+    """``pipeline_id`` checked and encoded for a path (raises InputError).
+
+    Enrichabl ids are UUIDs (the document: "We don't reveal whether a given UUID exists").
+    """
+    return segment(pipeline_id, name="pipeline_id", pattern=UUID_PATTERN)
+
+
+def _job(job_id: str) -> str:
+    # Job ids come from Enrichabl's own start answer.
+    return segment(job_id, name="job_id", vendor=VENDOR)
+
+
+def _leads_page(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+        raise VendorProtocolError(VENDOR, "GET /pipelines/:id/leads did not answer with a data list")
+    return answer
+
+
 class EnrichablClient:
     def __init__(self, http: VendorHTTP) -> None:
         self.http = http
 
     async def list_pipelines(self) -> list[dict[str, Any]]:
-        return _data(await self.http.json("GET", "/pipelines"), "GET /pipelines")
+        return await self.http.json("GET", "/pipelines", parse=lambda b: _data(b, "GET /pipelines"))
 
     async def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
-        return _object(await self.http.json("GET", f"/pipelines/{pipeline_id}"), "GET /pipelines/:id")
+        return await self.http.json(
+            "GET", f"/pipelines/{pipeline_segment(pipeline_id)}", parse=lambda b: _object(b, "GET /pipelines/:id")
+        )
 
     async def create_pipeline(self, body: dict[str, Any]) -> dict[str, Any]:
-        return _object(await self.http.json("POST", "/pipelines", json_body=body), "POST /pipelines")
+        return await self.http.json("POST", "/pipelines", json_body=body, parse=lambda b: _object(b, "POST /pipelines"))
 
     async def upload_leads(self, pipeline_id: str, body: bytes) -> dict[str, Any]:
         """POST /pipelines/:id/leads with a pre-serialised JSON array (the caller measured its size).
 
-        Marked as spending so that a request whose answer was lost is not resent
-        blindly: the caller reports that chunk as "unknown" instead. Error answers
-        (429 for the concurrent-upload cap, 5xx) stored nothing and are retried.
+        Not resent after a lost answer (408/5xx, read timeout): the caller reports that chunk as "unknown".
+        The document's dedup by email would make a resend create nothing twice, but the resent chunk would
+        come back as "skipped" and its real outcome (created, or truncated by the quota) would be lost.
+        429 (the concurrent-upload cap) stored nothing and is retried.
         """
-        answer = await self.http.json(
+        return await self.http.json(
             "POST",
-            f"/pipelines/{pipeline_id}/leads",
+            f"/pipelines/{pipeline_segment(pipeline_id)}/leads",
             content=body,
             headers={"Content-Type": "application/json"},
-            spends=True,
+            parse=lambda b: _object(b, "POST /pipelines/:id/leads"),
         )
-        return _object(answer, "POST /pipelines/:id/leads")
 
     async def list_leads(self, pipeline_id: str, limit: int, offset: int) -> dict[str, Any]:
         """One page: ``{"data": [...], "pagination": {limit, offset, total, has_more}}``."""
-        answer = await self.http.json(
-            "GET", f"/pipelines/{pipeline_id}/leads", params={"limit": limit, "offset": offset}
+        return await self.http.json(
+            "GET",
+            f"/pipelines/{pipeline_segment(pipeline_id)}/leads",
+            params={"limit": limit, "offset": offset},
+            parse=_leads_page,
         )
-        if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
-            raise VendorProtocolError(VENDOR, "GET /pipelines/:id/leads did not answer with a data list")
-        return answer
 
     async def iter_leads(self, pipeline_id: str, page_size: int = MAX_PAGE) -> AsyncGenerator[dict[str, Any]]:
         """Every pipeline_leads row, following ``pagination.has_more`` (the cookbook's export loop)."""
@@ -86,16 +107,20 @@ class EnrichablClient:
             offset += len(rows)
 
     async def add_column(self, pipeline_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer = await self.http.json("POST", f"/pipelines/{pipeline_id}/columns", json_body=body)
-        return _object(answer, "POST /pipelines/:id/columns")
+        return await self.http.json(
+            "POST",
+            f"/pipelines/{pipeline_segment(pipeline_id)}/columns",
+            json_body=body,
+            parse=lambda b: _object(b, "POST /pipelines/:id/columns"),
+        )
 
     async def list_templates(self, kind: str) -> list[dict[str, Any]]:
         path = TEMPLATE_PATHS[kind]
-        return _data(await self.http.json("GET", path), f"GET {path}")
+        return await self.http.json("GET", path, parse=lambda b: _data(b, f"GET {path}"))
 
     async def create_template(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         path = TEMPLATE_PATHS[kind]
-        return _object(await self.http.json("POST", path, json_body=body), f"POST {path}")
+        return await self.http.json("POST", path, json_body=body, parse=lambda b: _object(b, f"POST {path}"))
 
     async def start(self, kind: str, body: dict[str, Any]) -> str:
         """POST /enrichment/start or /validation/start; returns the vendor's job id.
@@ -103,15 +128,20 @@ class EnrichablClient:
         Spends provider usage on the user's own keys, so a lost answer is never resent.
         """
         path = f"{JOB_PATHS[kind]}/start"
-        answer = _object(await self.http.json("POST", path, json_body=body, spends=True), f"POST {path}")
-        job_id = answer.get("job_id") or answer.get("id")
-        if not job_id:
-            raise VendorProtocolError(VENDOR, f"POST {path} did not answer with a job_id")
-        return str(job_id)
+
+        def job_id(answer: Any) -> str:
+            found = _object(answer, f"POST {path}")
+            value = found.get("job_id") or found.get("id")
+            if not value:
+                raise VendorProtocolError(VENDOR, f"POST {path} did not answer with a job_id")
+            return str(value)
+
+        return await self.http.json("POST", path, json_body=body, spends=True, parse=job_id)
 
     async def progress(self, kind: str, job_id: str) -> dict[str, Any]:
-        path = f"{JOB_PATHS[kind]}/jobs/{job_id}/progress"
-        return _object(await self.http.json("GET", path), f"GET {JOB_PATHS[kind]}/jobs/:id/progress")
+        path = f"{JOB_PATHS[kind]}/jobs/{_job(job_id)}/progress"
+        return await self.http.json("GET", path, parse=lambda b: _object(b, f"GET {JOB_PATHS[kind]}/jobs/:id/progress"))
 
     async def cancel(self, kind: str, job_id: str) -> None:
-        await self.http.json("POST", f"{JOB_PATHS[kind]}/jobs/{job_id}/cancel")
+        # A cancel cannot spend or create anything; sent twice, the job is still cancelled.
+        await self.http.json("POST", f"{JOB_PATHS[kind]}/jobs/{_job(job_id)}/cancel", idempotent=True)

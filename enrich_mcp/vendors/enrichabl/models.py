@@ -95,7 +95,6 @@ class InlineAiTemplate(Input):
 
     name: TemplateName
     prompt_template: PromptTemplate
-    # The allow-list is enforced here too; its schema is in enrichabl_create_template, not repeated here.
     model: Annotated[Model, WithJsonSchema({"type": "string", "maxLength": 40, "description": "e.g. gpt-4o-mini"})]
     max_tokens: MaxTokens = None
 
@@ -175,11 +174,17 @@ class AiTemplate(Input):
     endpoint_url: EndpointUrl = None
 
 
+# The model allow-list is published once per schema (on the ai shape); elsewhere it is enforced, not repeated.
+CompactModel = Annotated[
+    Model, WithJsonSchema({"type": "string", "maxLength": 40, "description": "One of the ai template's models"})
+]
+
+
 class MultiAiTemplate(Input):
     kind: Literal["multi_ai"]
     name: TemplateName
     prompt_template: PromptTemplate
-    model: Model
+    model: CompactModel
     output_fields: OutputFields
     max_tokens: MaxTokens = None
     endpoint_url: EndpointUrl = None

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, require, start_job
 from enrich_mcp.vendors.base import VendorServices
@@ -35,7 +36,7 @@ from enrich_mcp.vendors.enrichabl.upload import read_csv, upload
 
 MAX_INLINE_LEADS = 50_000
 
-PipelineId = Annotated[str, Field(min_length=1, max_length=100)]
+PipelineId = Annotated[str, Field(pattern=UUID_PATTERN)]
 Limit = Annotated[int | None, Field(ge=1, le=1_000_000, description="N newest leads only")]
 LeadIds = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=100)]] | None,
@@ -213,7 +214,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
     async def enrichabl_start_enrichment(
         ctx: Context,
         enrichment: Enrichment,
-        pipeline_id: Annotated[str | None, Field(min_length=1, max_length=100)] = None,
+        pipeline_id: PipelineId | None = None,
         limit: Limit = None,
         lead_ids: LeadIds = None,
         wait_seconds: WaitSeconds = None,
@@ -253,13 +254,14 @@ def register(tools: Toolset, services: VendorServices) -> None:
     async def enrichabl_start_validation(
         ctx: Context,
         service: Annotated[ValidationService, Field(description="HYBRID needs both keys")],
-        pipeline_id: Annotated[str | None, Field(min_length=1, max_length=100)] = None,
+        pipeline_id: PipelineId | None = None,
         limit: Limit = None,
         lead_ids: LeadIds = None,
         wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
-        """Validate a pipeline's or leads' emails as a job (spends your own BounceBan/Mailveri keys)."""
+        """Validate a pipeline's or leads' emails as a job, on your own BounceBan/Mailveri keys; rows carry
+        pipeline_lead_email_validation_status."""
         target = _target(pipeline_id, limit, lead_ids)
         return await start_run(
             ctx,

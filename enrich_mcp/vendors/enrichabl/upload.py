@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from enrich_mcp.errors import InputError, VendorCreditsError, VendorError, VendorResponseLost
-from enrich_mcp.vendors.enrichabl.client import EnrichablClient
+from enrich_mcp.vendors.enrichabl.client import EnrichablClient, pipeline_segment
 from enrich_mcp.vendors.enrichabl.models import LEAD_FIELDS, QuotaInfo, UploadChunk, UploadSummary
 
 MAX_LEADS_PER_REQUEST = 4_000  # the document's advice (~700 KB of typical leads)
@@ -116,6 +116,8 @@ def _ranges(chunks: list[UploadChunk], landed: bool) -> list[list[int]]:
 
 
 async def upload(client: EnrichablClient, pipeline_id: str, leads: list[dict[str, Any]]) -> UploadSummary:
+    # Checked here, not only per chunk: an InputError inside the task group would surface as an ExceptionGroup.
+    pipeline_segment(pipeline_id)
     chunks = make_chunks(leads)
     results = [
         UploadChunk(

@@ -22,7 +22,8 @@ from enrich_mcp.errors import (
     VendorRateLimited,
     VendorUnavailable,
 )
-from enrich_mcp.http import VendorHTTP
+from enrich_mcp.http import VendorHTTP, segment
+from enrich_mcp.vendors.fourrunr.models import RECORD_ID_PATTERN
 
 VENDOR = "fourrunr"
 
@@ -42,6 +43,10 @@ _CODE_ERRORS: dict[str, type[VendorError]] = {
 }
 
 
+def _record(value: str, name: str) -> str:
+    return segment(value, name=name, pattern=RECORD_ID_PATTERN)
+
+
 @dataclass
 class Envelope:
     data: Any
@@ -55,11 +60,14 @@ class FourRunrClient:
     # -- plumbing ---------------------------------------------------------------------------------
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Envelope:
-        body = await self.http.json(method, path, **kwargs)
+        def envelope(body: Any) -> Any:
+            if body is not None and not isinstance(body, dict):
+                raise VendorProtocolError(VENDOR, f"{method} {path} did not answer with a JSON object")
+            return body
+
+        body = await self.http.json(method, path, parse=envelope, **kwargs)
         if body is None:  # an empty 2xx (e.g. 204 on delete) is a success without data
             return Envelope({})
-        if not isinstance(body, dict):
-            raise VendorProtocolError(VENDOR, f"{method} {path} did not answer with a JSON object")
         if body.get("success") is False:
             raise self._envelope_error(body)
         pagination = body.get("pagination")
@@ -103,16 +111,16 @@ class FourRunrClient:
         return envelope.data, envelope.pagination
 
     async def get_lead(self, lead_id: str) -> dict[str, Any]:
-        return await self._object("GET", f"/leads/{lead_id}")
+        return await self._object("GET", f"/leads/{_record(lead_id, 'lead_id')}")
 
     async def create_lead(self, lead: dict[str, Any]) -> dict[str, Any]:
         return await self._object("POST", "/leads", json_body=lead)
 
     async def update_lead(self, lead_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return await self._object("PUT", f"/leads/{lead_id}", json_body=changes)
+        return await self._object("PUT", f"/leads/{_record(lead_id, 'lead_id')}", json_body=changes)
 
     async def delete_lead(self, lead_id: str) -> dict[str, Any]:
-        return await self._object("DELETE", f"/leads/{lead_id}")
+        return await self._object("DELETE", f"/leads/{_record(lead_id, 'lead_id')}")
 
     # -- sync and cleaning ------------------------------------------------------------------------
 
@@ -170,10 +178,10 @@ class FourRunrClient:
         return await self._object("POST", "/campaigns", json_body=campaign)
 
     async def start_campaign(self, campaign_id: str) -> dict[str, Any]:
-        return await self._object("POST", f"/campaigns/{campaign_id}/start")
+        return await self._object("POST", f"/campaigns/{_record(campaign_id, 'campaign_id')}/start")
 
     async def pause_campaign(self, campaign_id: str) -> dict[str, Any]:
-        return await self._object("POST", f"/campaigns/{campaign_id}/pause")
+        return await self._object("POST", f"/campaigns/{_record(campaign_id, 'campaign_id')}/pause")
 
     # -- analytics and operations -----------------------------------------------------------------
 

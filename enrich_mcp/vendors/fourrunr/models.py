@@ -14,12 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from enrich_mcp.schema import Extras, Input, WithExtras, published
 
+RECORD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+"""4Runr's record ids (Airtable-style, e.g. "rec123abc"): also checked by the client before a path is built."""
 RecordId = Annotated[
     str,
     Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_-]+$",
+        pattern=RECORD_ID_PATTERN,
     ),
 ]
 Stage = Annotated[

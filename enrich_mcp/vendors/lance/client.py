@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from enrich_mcp.errors import VendorProtocolError
-from enrich_mcp.http import VendorHTTP
+from enrich_mcp.http import UUID_PATTERN, VendorHTTP, segment
 
 VENDOR = "lance"
 
@@ -17,21 +17,21 @@ class LanceClient:
 
     @staticmethod
     def _path(person_id: UUID | str) -> str:
-        return f"/operations/enrichment/{person_id}"
+        return f"/operations/enrichment/{segment(person_id, name='person_id', pattern=UUID_PATTERN)}"
 
     async def trigger(self, person_id: UUID | str, field: str) -> dict[str, Any]:
         """POST: start an enrichment, or get the pending/finished one back without new credits.
 
-        Lance deduplicates the trigger, so resending it after a lost answer cannot pay twice.
+        Lance documents the trigger as idempotent (a pending or finished enrichment for the same person and
+        field is returned without new credits), so resending it after a lost answer cannot pay twice.
         """
-        answer = await self.http.json(
-            "POST", self._path(person_id), params={"field": field}, spends=True, idempotent=True
+        return await self.http.json(
+            "POST", self._path(person_id), params={"field": field}, spends=True, idempotent=True, parse=_record
         )
-        return _record(answer)
 
     async def get(self, person_id: UUID | str, field: str) -> dict[str, Any]:
         """GET: the person's latest enrichment for ``field`` (404 NOT_FOUND when there is none)."""
-        return _record(await self.http.json("GET", self._path(person_id), params={"field": field}))
+        return await self.http.json("GET", self._path(person_id), params={"field": field}, parse=_record)
 
 
 def _record(answer: Any) -> dict[str, Any]:

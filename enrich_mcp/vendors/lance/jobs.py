@@ -35,7 +35,8 @@ class EnrichmentJobHandler:
             record.update(await self.client.trigger(job.request["person_id"], job.request["field"]))
             return str(record["id"])
 
-        job.vendor_job_id = await ctl.step("trigger", send)
+        # Lance documents the trigger as reusable (a pending or finished enrichment is returned, not restarted).
+        job.vendor_job_id = await ctl.step("trigger", send, resend_safe=True)
         job.state["triggered_at"] = time.time()
         if not record:  # resumed after a restart: the trigger already went through; just poll
             return None

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from enrich_mcp.budget import Budget
 from enrich_mcp.cache import ResultCache
 from enrich_mcp.errors import VendorError, VendorNotFound, VendorProtocolError, VendorResponseLost
-from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome, StepOutcomeUnknown
+from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome, StatusWords, StepOutcomeUnknown
 from enrich_mcp.vendors.sixtyfour.client import BULK_LIMIT, VENDOR, SixtyfourClient
 from enrich_mcp.vendors.sixtyfour.models import parse_emails, parse_phones
 
@@ -20,24 +20,24 @@ FIND_PHONES_BULK = "sixtyfour.find_phones_bulk"
 DEEP_SEARCH = "sixtyfour.deep_search"
 WORKFLOW_RUN = "sixtyfour.workflow_run"
 
-_STATUSES: dict[str, JobStatus] = {
-    "pending": "queued",
-    "queued": "queued",
-    "processing": "running",
-    "running": "running",
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "canceled": "cancelled",
-}
+STATUS = StatusWords(
+    VENDOR,
+    {
+        "pending": "queued",
+        "queued": "queued",
+        "processing": "running",
+        "running": "running",
+        "completed": "completed",
+        "failed": "failed",
+        "cancelled": "cancelled",
+        "canceled": "cancelled",
+    },
+)
 
 
 def normalise(word: Any, what: str) -> JobStatus:
-    """Sixtyfour's status word as ours; an undocumented word is a protocol error, not an endless poll."""
-    status = _STATUSES.get(str(word).lower())
-    if status is None:
-        raise VendorProtocolError(VENDOR, f"{what} reported the undocumented status {word!r}")
-    return status
+    """Sixtyfour's status word as ours; an undocumented word is a protocol error, which ends the job after a few."""
+    return STATUS(word, what)
 
 
 def _vendor_id(job: Job, step: str) -> str:
@@ -170,13 +170,15 @@ class BulkHandler:
             return PollOutcome(
                 status="failed", rows=rows, summary=summary, error=errors[0] if errors else "No lead was answered."
             )
+        # Leads of a chunk whose fate is unknown may have been billed: they count, never as free.
+        maybe_billed = charged + counts.get("unknown", 0)
         return PollOutcome(
             status="completed",
             vendor_status=vendor_status,
             progress=finished,
             rows=rows,
             summary=summary,
-            actual_cost_usd=round(price * charged, 6),
+            actual_cost_usd=round(price * maybe_billed, 6),
         )
 
     async def submit(self, job: Job, ctl: JobControl) -> PollOutcome | None:
@@ -298,8 +300,12 @@ class WorkflowRunHandler:
 
     async def submit(self, job: Job, ctl: JobControl) -> PollOutcome | None:
         request = job.request
+        # The key is stable across restarts, so a run whose answer was lost is resent safely.
+        key = f"enrich-mcp-{job.id}-run"
         job.vendor_job_id = await ctl.step(
-            "run", lambda: self.client.run_workflow(request["workflow_id"], request["webhook_payload"])
+            "run",
+            lambda: self.client.run_workflow(request["workflow_id"], request["webhook_payload"], idempotency_key=key),
+            resend_safe=True,
         )
         return None
 

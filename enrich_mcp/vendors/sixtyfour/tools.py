@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from enrich_mcp.cache import Cached
+from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.schema import Record, pairs
 from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, cache_note, paid_call, require, start_job
@@ -42,7 +43,7 @@ from enrich_mcp.vendors.sixtyfour.models import (
 
 Struct = Annotated[StructSpec, Field(min_length=1, max_length=100, description="Fields to collect")]
 ResearchPlan = Annotated[str | None, Field(max_length=5000, description="Where to look and how")]
-WorkflowId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
+WorkflowId = Annotated[str, Field(pattern=UUID_PATTERN)]
 MAX_BULK_LEADS = 10_000
 BulkLeads = Annotated[list[Lead], Field(min_length=1, max_length=MAX_BULK_LEADS, description="Each <=8 KB")]
 LeadArg = Annotated[Lead, Field(description="<=8 KB")]

@@ -126,13 +126,25 @@ async def test_enrich_contact_401_is_actionable_and_spends_nothing(server: Enric
     assert (await server.runtime.budget.report())["spent_usd"] == 0
 
 
-async def test_enrich_contact_500_after_retries_spends_nothing(server: EnrichServer) -> None:
+async def test_enrich_contact_500_is_not_resent_and_the_charge_stays_unknown(server: EnrichServer) -> None:
+    """/enrich spends credits and is not deduplicated: a 500 may come after the work was done."""
     sandbox = audiencelab(server)
     sandbox.fail_next(500, {"detail": "Internal Server Error"}, times=10)
     async with connect(server) as client:
         result = await client.call_tool("audiencelab_enrich_contact", {"filter": {"email": "ada@example.com"}})
     assert result.is_error
-    assert "HTTP 500" in text(result) and "Retry in a few minutes" in text(result)
+    assert "HTTP 500" in text(result) and "may have been processed" in text(result) and "not resent" in text(result)
+    assert len(sandbox.calls("POST", "/enrich")) == 1
+    assert [r["status"] for r in await server.runtime.budget.ledger.rows()] == ["unknown"]
+
+
+async def test_enrich_contact_503_with_retry_after_is_resent_and_spends_nothing(server: EnrichServer) -> None:
+    sandbox = audiencelab(server)
+    sandbox.fail_next(503, {"detail": "Maintenance"}, times=10, headers={"Retry-After": "0"})
+    async with connect(server) as client:
+        result = await client.call_tool("audiencelab_enrich_contact", {"filter": {"email": "ada@example.com"}})
+    assert result.is_error
+    assert "HTTP 503" in text(result) and "Retry in a few minutes" in text(result)
     assert len(sandbox.calls("POST", "/enrich")) == 4  # the first try and 3 retries
     assert (await server.runtime.budget.report())["spent_usd"] == 0
 

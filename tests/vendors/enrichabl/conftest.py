@@ -15,6 +15,8 @@ from enrich_mcp.settings import Settings
 
 BASE = "https://api.enrichabl.com/v1"
 AUTH = "Bearer sandbox-key-not-secret"
+PID = "6f1c1e0a-5b1d-4c4e-9a51-00000000abcd"
+"""A well-formed pipeline id (Enrichabl ids are UUIDs) that the sandbox does not hold."""
 
 
 @pytest.fixture

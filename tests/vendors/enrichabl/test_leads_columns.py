@@ -5,7 +5,7 @@ import anyio
 from enrich_mcp.sandbox.enrichabl import Sandbox
 from enrich_mcp.server import EnrichServer
 from tests.conftest import connect
-from tests.vendors.enrichabl.conftest import AUTH, BASE, body, seed, text
+from tests.vendors.enrichabl.conftest import AUTH, BASE, PID, body, seed, text
 
 
 async def test_list_leads_one_page_flattened_with_fields(server: EnrichServer, sandbox: Sandbox, era: str) -> None:
@@ -52,7 +52,7 @@ async def test_list_leads_all_pages_through_into_a_job(server: EnrichServer, san
 async def test_list_leads_bounds_are_checked_before_any_request(server: EnrichServer, sandbox: Sandbox) -> None:
     async with connect(server) as client:
         for args in ({"limit": 10_001}, {"limit": 0}, {"offset": -1}):
-            result = await client.call_tool("enrichabl_list_leads", {"pipeline_id": "p", **args})
+            result = await client.call_tool("enrichabl_list_leads", {"pipeline_id": PID, **args})
             assert result.is_error, args
     assert sandbox.requests == []
 
@@ -153,14 +153,14 @@ async def test_bad_column_and_template_input_sends_nothing(server: EnrichServer,
     ]
     async with connect(server) as client:
         for args in column_cases:
-            result = await client.call_tool("enrichabl_add_column", {"pipeline_id": "p", "column": args})
+            result = await client.call_tool("enrichabl_add_column", {"pipeline_id": PID, "column": args})
             assert result.is_error, args
         for args in template_cases:
             result = await client.call_tool("enrichabl_create_template", {"template": args})
             assert result.is_error, args
         inline_multi = await client.call_tool(
             "enrichabl_add_column",
-            {"pipeline_id": "p", "column": {"type": "multi_ai", "template": inline, "field": "f"}},
+            {"pipeline_id": PID, "column": {"type": "multi_ai", "template": inline, "field": "f"}},
         )
         lead_prefix = await client.call_tool("enrichabl_create_template", {"template": template_cases[0]})
     assert sandbox.requests == []

@@ -3,7 +3,7 @@ from __future__ import annotations
 from enrich_mcp.sandbox.enrichabl import Sandbox
 from enrich_mcp.server import EnrichServer
 from tests.conftest import connect
-from tests.vendors.enrichabl.conftest import AUTH, BASE, body, seed, text
+from tests.vendors.enrichabl.conftest import AUTH, BASE, PID, body, seed, text
 
 
 async def test_create_get_and_list_pipelines(server: EnrichServer, sandbox: Sandbox, era: str) -> None:
@@ -68,7 +68,7 @@ async def test_vendor_errors_map_to_actionable_tool_errors(server: EnrichServer,
         for status, message, expected in ERRORS:
             sandbox.requests.clear()
             sandbox.fail_next(status, {"error": message}, times=10)
-            result = await client.call_tool("enrichabl_get_pipeline", {"pipeline_id": "p-1"})
+            result = await client.call_tool("enrichabl_get_pipeline", {"pipeline_id": PID})
             sandbox._faults.clear()
             assert result.is_error
             assert f"HTTP {status}" in text(result)
@@ -76,12 +76,12 @@ async def test_vendor_errors_map_to_actionable_tool_errors(server: EnrichServer,
             assert expected in text(result)
             assert "sandbox-key-not-secret" not in text(result)
             retried = status in (429, 500)
-            assert len(sandbox.calls("GET", "/pipelines/p-1")) == (4 if retried else 1)  # FAST: 3 retries
+            assert len(sandbox.calls("GET", f"/pipelines/{PID}")) == (4 if retried else 1)  # FAST: 3 retries
 
 
 async def test_unknown_pipeline_is_404_from_the_sandbox(server: EnrichServer) -> None:
     async with connect(server) as client:
-        result = await client.call_tool("enrichabl_get_pipeline", {"pipeline_id": "nope"})
+        result = await client.call_tool("enrichabl_get_pipeline", {"pipeline_id": PID})
     assert result.is_error
     assert "HTTP 404" in text(result) and "Pipeline not found" in text(result)
 

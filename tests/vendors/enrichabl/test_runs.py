@@ -9,7 +9,7 @@ from enrich_mcp.sandbox.enrichabl import Sandbox
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
 from tests.conftest import connect
-from tests.vendors.enrichabl.conftest import AUTH, BASE, body, seed, text
+from tests.vendors.enrichabl.conftest import AUTH, BASE, PID, body, seed, text
 
 LEADS = [
     {"email": "ada@example.com", "company": "Analytical Engines", "company_website": "https://ae.example.com"},
@@ -213,17 +213,17 @@ AI = {"enrichment_type": "AI_COLUMN", "ai_template_id": "t"}
 
 async def test_bad_run_input_sends_nothing(server: EnrichServer, sandbox: Sandbox) -> None:
     cases: list[tuple[str, dict[str, Any]]] = [
-        ("enrichabl_start_enrichment", {"pipeline_id": "p", "enrichment": {**AI, "enrichment_type": "ai_column"}}),
-        ("enrichabl_start_enrichment", {"pipeline_id": "p", "enrichment": {"enrichment_type": "AI_COLUMN"}}),
+        ("enrichabl_start_enrichment", {"pipeline_id": PID, "enrichment": {**AI, "enrichment_type": "ai_column"}}),
+        ("enrichabl_start_enrichment", {"pipeline_id": PID, "enrichment": {"enrichment_type": "AI_COLUMN"}}),
         ("enrichabl_start_enrichment", {"enrichment": AI}),
         (
             "enrichabl_start_enrichment",
-            {"pipeline_id": "p", "enrichment": {**AI, "multi_ai_template_id": "m"}},
+            {"pipeline_id": PID, "enrichment": {**AI, "multi_ai_template_id": "m"}},
         ),
         (
             "enrichabl_start_enrichment",
             {
-                "pipeline_id": "p",
+                "pipeline_id": PID,
                 "enrichment": {
                     "enrichment_type": "FIRECRAWL_EXTRACT",
                     "firecrawl_extract_config": {
@@ -238,8 +238,8 @@ async def test_bad_run_input_sends_nothing(server: EnrichServer, sandbox: Sandbo
             "enrichabl_start_enrichment",
             {"lead_ids": ["a"], "limit": 5, "enrichment": AI},
         ),
-        ("enrichabl_start_validation", {"pipeline_id": "p", "service": "bounceban"}),
-        ("enrichabl_start_validation", {"pipeline_id": "p", "service": "BOUNCEBAN", "limit": 0}),
+        ("enrichabl_start_validation", {"pipeline_id": PID, "service": "bounceban"}),
+        ("enrichabl_start_validation", {"pipeline_id": PID, "service": "BOUNCEBAN", "limit": 0}),
         ("enrichabl_start_validation", {"lead_ids": ["a", "a"], "service": "HYBRID"}),
     ]
     async with connect(server) as client:
@@ -256,7 +256,7 @@ async def test_sandbox_rejects_lowercase_enrichment_type(server: EnrichServer, s
     response = await http.request(
         "POST",
         "/enrichment/start",
-        json_body={"pipeline_id": "p", "enrichment_type": "ai_column"},
+        json_body={"pipeline_id": PID, "enrichment_type": "ai_column"},
         ok_statuses=frozenset({400}),
     )
     assert (response.status_code, response.json()) == (400, {"error": "invalid enrichment_type"})

@@ -9,7 +9,7 @@ from enrich_mcp.sandbox.enrichabl import Sandbox
 from enrich_mcp.server import EnrichServer
 from enrich_mcp.vendors.enrichabl.upload import MAX_BODY_BYTES
 from tests.conftest import connect
-from tests.vendors.enrichabl.conftest import AUTH, BASE, body, seed, text
+from tests.vendors.enrichabl.conftest import AUTH, BASE, PID, body, seed, text
 
 
 def uploads(sandbox: Sandbox, pipeline_id: str) -> list[list[dict]]:
@@ -178,12 +178,12 @@ async def test_bad_upload_input_sends_nothing(server: EnrichServer, sandbox: San
     no_email = tmp_path / "no_email.csv"
     no_email.write_text("email,company\n,Acme\n", encoding="utf-8")
     cases = [
-        {"pipeline_id": "p"},
-        {"pipeline_id": "p", "leads": [{"email": "a@example.com"}], "csv_path": str(no_email)},
-        {"pipeline_id": "p", "leads": [{"first_name": "Ada"}]},
-        {"pipeline_id": "p", "leads": [{"email": "not-an-email"}]},
-        {"pipeline_id": "p", "csv_path": str(tmp_path / "missing.csv")},
-        {"pipeline_id": "p", "csv_path": str(no_email)},
+        {"pipeline_id": PID},
+        {"pipeline_id": PID, "leads": [{"email": "a@example.com"}], "csv_path": str(no_email)},
+        {"pipeline_id": PID, "leads": [{"first_name": "Ada"}]},
+        {"pipeline_id": PID, "leads": [{"email": "not-an-email"}]},
+        {"pipeline_id": PID, "csv_path": str(tmp_path / "missing.csv")},
+        {"pipeline_id": PID, "csv_path": str(no_email)},
     ]
     async with connect(server) as client:
         for args in cases:

@@ -66,3 +66,17 @@ async def test_vendor_401_is_actionable_and_spends_nothing(server: EnrichServer)
     assert "HTTP 401" in text and "check the key" in text
     assert "sandbox-key-not-secret" not in text
     assert (await server.runtime.budget.report())["spent_usd"] == 0
+
+
+async def test_an_unreadable_200_is_one_post_and_the_charge_stays_unknown(server: EnrichServer) -> None:
+    """Sixtyfour accepted (and billed) the call, but its answer is not the documented object."""
+    sandbox = server.runtime.sandboxes["sixtyfour"]
+    sandbox.fail_next(200, "<html>upstream hiccup</html>", path="/find-email")
+    async with connect(server) as client:
+        result = await client.call_tool("sixtyfour_find_email", {"lead": {"name": "Ada Lovelace"}})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "HTTP 200" in text and "could not be read" in text and "may have charged" in text
+    assert len(sandbox.calls("POST", "/find-email")) == 1
+    rows = await server.runtime.budget.ledger.rows()
+    assert [(r["status"], r["estimated_usd"]) for r in rows] == [("unknown", 0.05)]

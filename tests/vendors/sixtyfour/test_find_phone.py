@@ -66,14 +66,26 @@ async def test_429_storm_then_success_is_retried(server: EnrichServer) -> None:
     assert (await server.runtime.budget.report())["spent_usd"] == pytest.approx(0.30)
 
 
-async def test_persistent_500_is_a_tool_error_and_spends_nothing(server: EnrichServer) -> None:
+async def test_500_on_a_paid_post_is_sent_once_and_the_charge_stays_unknown(server: EnrichServer) -> None:
     sandbox = server.runtime.sandboxes["sixtyfour"]
     sandbox.fail_next(500, {"detail": "Internal error"}, times=10, path="/find-phone")
     async with connect(server) as client:
         result = await client.call_tool("sixtyfour_find_phone", {"lead": {"name": "Ada Lovelace"}})
     assert result.is_error
     text = result.content[0].text  # type: ignore[union-attr]
-    assert "HTTP 500" in text and "nothing was charged" in text
+    assert "HTTP 500" in text and "may have been processed" in text and "before retrying" in text
+    assert len(sandbox.calls("POST", "/find-phone")) == 1
+    report = await server.runtime.budget.report()
+    assert report["reserved_usd"] == 0 and report["spent_usd"] > 0  # unknown: the estimate is counted
+
+
+async def test_persistent_429_is_retried_and_spends_nothing(server: EnrichServer) -> None:
+    sandbox = server.runtime.sandboxes["sixtyfour"]
+    sandbox.fail_next(429, {"detail": "Too many requests"}, times=10, path="/find-phone")
+    async with connect(server) as client:
+        result = await client.call_tool("sixtyfour_find_phone", {"lead": {"name": "Ada Lovelace"}})
+    assert result.is_error
+    assert "HTTP 429" in result.content[0].text  # type: ignore[union-attr]
     assert len(sandbox.calls("POST", "/find-phone")) == 4  # first try + 3 retries
     report = await server.runtime.budget.report()
     assert report["spent_usd"] == 0 and report["reserved_usd"] == 0

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from enrich_mcp.jobs import Job
@@ -102,7 +103,9 @@ async def test_known_documented_routes_do_not_fall_back(server: EnrichServer) ->
     sandbox = server.runtime.sandboxes["sixtyfour"]
     async with connect(server) as client:
         await _create(client)
-        missing = await client.call_tool("sixtyfour_delete_workflow", {"workflow_id": "no-such-workflow"})
+        missing = await client.call_tool(
+            "sixtyfour_delete_workflow", {"workflow_id": "00000000-0000-4000-8000-00000000ffff"}
+        )
     assert missing.is_error and "HTTP 404" in missing.content[0].text  # type: ignore[union-attr]
     assert sandbox.calls("POST", "/workflows/delete_workflow") == []
 
@@ -199,3 +202,19 @@ async def test_list_workflow_runs_active(server: EnrichServer) -> None:
     [listing] = sandbox.calls("GET", "/workflows/runs")
     assert str(listing.url) == "https://api.sixtyfour.ai/workflows/runs?limit=100&status=active"
     assert bad.is_error
+
+
+async def test_a_lost_run_answer_is_resent_with_the_jobs_idempotency_key(server: EnrichServer) -> None:
+    """workflows/run carries Idempotency-Key (the snapshot's already_started), so a lost answer is resent safely."""
+    sandbox = server.runtime.sandboxes["sixtyfour"]
+    async with connect(server) as client:
+        await _create(client)
+        sandbox.fail_next(0, exception=httpx.ReadTimeout, method="POST", path="/workflows/run")
+        result = await client.call_tool(
+            "sixtyfour_run_workflow",
+            {"workflow_id": WF1, "webhook_payload": [[{"key": "name", "value": "Ada"}]], "wait_seconds": 0},
+        )
+    assert not result.is_error, result.content
+    job_id = result.structured_content["job"]["job_id"]  # type: ignore[index]
+    runs = sandbox.calls("POST", "/workflows/run")
+    assert [r.headers["idempotency-key"] for r in runs] == [f"enrich-mcp-{job_id}-run"] * 2
