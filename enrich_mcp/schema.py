@@ -7,13 +7,15 @@ The MCP SDK builds each tool's argument model from the function's signature (``f
   error that names it and lists the valid ones, never silently dropped;
 - refuses a call whose arguments exceed :data:`MAX_CALL_BYTES` before validating it;
 - turns a pydantic ``ValidationError`` into a few short lines (``leads[3].email: required``);
-- publishes lean schemas: no ``title`` noise, no ``null`` defaults, every ``$ref`` inlined (strict-mode
-  converters such as openai-agents refuse bare refs), ``oneOf`` as ``anyOf``, nullable scalars as
-  type lists;
+- publishes lean schemas (:func:`lean_schema`): no ``title`` noise, every ``$ref`` inlined (strict-mode
+  converters such as openai-agents refuse bare refs), ``oneOf`` as ``anyOf``, nullable scalars as type
+  lists, and outputs reduced to what clients validate;
 - refuses, at registration, an input object that is not closed, so no tool can ship an open one.
 
-Input models subclass :class:`Input` (closed, optionally capped in bytes). Free-form data gets a
-bounded, strict-mode-friendly shape: :data:`Extras` (key/value pairs) or :data:`JsonObjectText`.
+Input models subclass :class:`Input` (closed, optionally capped in bytes as JSON); a lead-like record
+is :class:`Sparse` (plain string fields, ``""`` when unknown, capped as a whole) or :class:`WithExtras`
+(plus key/value :data:`Extras`). Other open-ended data gets a bounded, strict-mode-friendly shape too:
+:data:`Record` (key/value pairs with scalar values) or :data:`JsonObjectText` (a JSON object as text).
 """
 
 from __future__ import annotations

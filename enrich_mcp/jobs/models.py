@@ -125,6 +125,7 @@ class JobInfo(BaseModel):
     result_count: int = 0
     summary: dict[str, Any] = Field(default_factory=dict)
     resource_uri: str = Field(description="Read it for the job; add /results for its rows")
+    updated_at: str = Field(description="Last change, UTC ISO 8601")
 
     @classmethod
     def of(cls, job: Job) -> JobInfo:
@@ -141,6 +142,7 @@ class JobInfo(BaseModel):
             result_count=job.result_count,
             summary=job.summary,
             resource_uri=job_uri(job.id),
+            updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(job.updated_at)),
         )
 
 
