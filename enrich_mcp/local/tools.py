@@ -96,7 +96,9 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
 
     @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def clean_leads(
-        rows: Annotated[list[LeadRow] | None, Field(max_length=local.MAX_ITEMS, description="Each <=16 KB")] = None,
+        rows: Annotated[
+            list[LeadRow] | None, Field(max_length=local.MAX_ITEMS, description="Each <=16 KB; a call <=5 MB")
+        ] = None,
         csv_path: CsvPath = None,
         default_region: Annotated[
             str, Field(min_length=2, max_length=2, description="Country code for phones without +code")

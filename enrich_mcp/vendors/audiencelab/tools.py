@@ -91,7 +91,9 @@ def register(tools: Toolset, services: VendorServices) -> None:
     @tools.tool(read_only=False, idempotent=False)
     async def audiencelab_enrich_contacts_bulk(
         name: Annotated[str, Field(min_length=1, max_length=200, description="Job name, shown in AudienceLab")],
-        records: Annotated[list[Contact], Field(min_length=1, max_length=MAX_RECORDS, description="The people")],
+        records: Annotated[
+            list[Contact], Field(min_length=1, max_length=MAX_RECORDS, description="Each <=8 KB; a call <=5 MB")
+        ],
         ctx: Context,
         columns: Annotated[
             list[InputColumn] | None, Field(min_length=1, max_length=16, description="Columns present in records")

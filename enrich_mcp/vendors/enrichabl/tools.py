@@ -128,7 +128,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
     async def enrichabl_upload_leads(
         pipeline_id: PipelineId,
         leads: Annotated[
-            list[Lead] | None, Field(min_length=1, max_length=MAX_INLINE_LEADS, description="Each <=16 KB")
+            list[Lead] | None,
+            Field(min_length=1, max_length=MAX_INLINE_LEADS, description="Each <=16 KB; a call <=5 MB"),
         ] = None,
         csv_path: Annotated[
             str | None,

@@ -45,7 +45,9 @@ Struct = Annotated[StructSpec, Field(min_length=1, max_length=100, description="
 ResearchPlan = Annotated[str | None, Field(max_length=5000, description="Where to look and how")]
 WorkflowId = Annotated[str, Field(pattern=UUID_PATTERN)]
 MAX_BULK_LEADS = 10_000
-BulkLeads = Annotated[list[Lead], Field(min_length=1, max_length=MAX_BULK_LEADS, description="Each <=8 KB")]
+BulkLeads = Annotated[
+    list[Lead], Field(min_length=1, max_length=MAX_BULK_LEADS, description="Each <=8 KB; a call <=5 MB")
+]
 LeadArg = Annotated[Lead, Field(description="<=8 KB")]
 
 
@@ -439,7 +441,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
     async def sixtyfour_run_workflow(
         workflow_id: WorkflowId,
         webhook_payload: Annotated[
-            list[Record], Field(min_length=1, max_length=MAX_BULK_LEADS, description="Rows for the webhook block")
+            list[Record], Field(min_length=1, max_length=MAX_BULK_LEADS, description="Webhook rows; a call <=5 MB")
         ],
         ctx: Context,
         wait_seconds: WaitSeconds = None,
