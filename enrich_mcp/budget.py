@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import anyio
+import anyio.to_thread
 from pydantic import BaseModel, Field
 
 from enrich_mcp._sqlite import Database
+from enrich_mcp.erasure import ERASED, ERASED_TEXT, Matcher
 from enrich_mcp.errors import BudgetExceeded, ConfirmationRequired, VendorError, VendorResponseLost
 from enrich_mcp.sendmark import on_send
 
@@ -83,7 +85,13 @@ _COMMITTED = (
 
 class SpendLedger:
     def __init__(self, path: Path, *, owner: str = "", lease_seconds: float = 30.0) -> None:
-        self.db = Database(path, _SCHEMA, migrate=_migrate)
+        self.db = Database(
+            path,
+            _SCHEMA,
+            migrate=_migrate,
+            what="spend ledger",
+            consequence="the spend it recorded then no longer counts against ENRICH_MCP_BUDGET_USD.",
+        )
         self.owner = owner
         self.lease_seconds = lease_seconds
 
@@ -183,22 +191,23 @@ class SpendLedger:
     async def rows(self) -> list[dict[str, Any]]:
         return await self.db.arun(lambda c: [dict(r) for r in c.execute("SELECT * FROM spend ORDER BY id")])
 
-    async def forget(self, needles: list[str]) -> int:
-        """Blank the stored subject of every row that mentions a needle (amounts stay for accounting)."""
-        lowered = [n.lower() for n in needles if n]
+    async def forget(self, matcher: Matcher, *, dry_run: bool = False) -> int:
+        """Scrub the person out of stored subjects (amounts stay for accounting)."""
 
         def q(c: sqlite3.Connection) -> int:
-            hits = [
-                r["id"]
-                for r in c.execute("SELECT id, subject FROM spend WHERE subject IS NOT NULL")
-                if any(n in str(r["subject"]).lower() for n in lowered)
-            ]
-            c.executemany("UPDATE spend SET subject='[erased]' WHERE id=?", [(i,) for i in hits])
+            hits: list[tuple[str, int]] = []
+            for r in c.execute("SELECT id, subject FROM spend WHERE subject IS NOT NULL"):
+                subject = str(r["subject"])
+                if matcher.may_hold(subject) and matcher.mentions(subject):
+                    cleaned = matcher.scrub(subject)
+                    hits.append((ERASED_TEXT if cleaned is ERASED else cleaned, r["id"]))
+            if not dry_run:
+                c.executemany("UPDATE spend SET subject=? WHERE id=?", hits)
             return len(hits)
 
         count = await self.db.arun(q)
-        if count:
-            self.db.vacuum()
+        if count and not dry_run:
+            await anyio.to_thread.run_sync(self.db.vacuum)
         return count
 
     def close(self) -> None:

@@ -3,7 +3,8 @@
 Keys are ``<vendor>:<operation>:<sha256(canonical request + account hash)>``;
 the account is a hash of the API key, never the key itself. Values are JSON
 strings, which diskcache stores as TEXT, so nothing is ever pickled or
-unpickled. The directory is created 0700. Disk calls run in a worker thread so
+unpickled. The directory is created 0700, its files 0600; a damaged cache is
+moved aside (it is only a cache) with a warning naming it. Disk calls run in a worker thread so
 the event loop never blocks on them.
 
 ``CacheStore`` is the small seam a shared (e.g. Redis) store would implement.
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +26,14 @@ from typing import Any, Protocol, TypeVar
 import anyio
 import anyio.to_thread
 import diskcache
+from diskcache.core import UNKNOWN
+
+from enrich_mcp._sqlite import integrity_problem
+from enrich_mcp.datadir import move_aside, private_dir, private_file, private_files
+from enrich_mcp.erasure import Identifier, Matcher, harvest
+from enrich_mcp.errors import DataDirectoryError
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -40,18 +51,51 @@ class CacheStore(Protocol):
     def close(self) -> None: ...
 
 
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make it readable by the user only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
+class _PrivateDisk(diskcache.Disk):
+    """diskcache's Disk, with the value files it writes for large values (and their two folders) made the
+    user's only, whatever the process umask."""
+
+    def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> tuple[int | None, int, str | None, Any]:
+        size, mode, filename, db_value = super().store(value, read, key=key)
+        if filename:
+            path = Path(self._directory) / filename  # pyright: ignore[reportAttributeAccessIssue]
+            os.chmod(path, 0o600)
+            for folder in (path.parent, path.parent.parent):
+                os.chmod(folder, 0o700)
+        return size, mode, filename, db_value
 
 
 class DiskCacheStore:
     def __init__(self, directory: Path) -> None:
-        private_dir(directory)
-        # Strings are stored raw by diskcache's Disk; nothing here pickles.
-        self._cache = diskcache.Cache(str(directory), eviction_policy="least-recently-stored", size_limit=2**30)
+        private_dir(directory, what="cache folder")
+        self.moved_aside: Path | None = None
+        database = directory / "cache.db"
+        problem = _damage(database)
+        if problem is not None:
+            # Only a cache: move it aside (never delete what the user may want to inspect) and start empty.
+            aside = self.moved_aside = move_aside(directory)
+            logger.warning(
+                "The cache %s was damaged (%s) and was moved aside to %s; enrich-mcp starts with an empty cache. "
+                "Delete %s when you no longer need it: it may hold personal data.",
+                directory,
+                problem,
+                aside,
+                aside,
+            )
+            private_dir(directory, what="cache folder")
+        private_file(database, what="cache database")
+        try:
+            # Strings are stored raw by diskcache's Disk; nothing here pickles.
+            self._cache = diskcache.Cache(
+                str(directory), eviction_policy="least-recently-stored", size_limit=2**30, disk=_PrivateDisk
+            )
+        except sqlite3.Error as exc:
+            raise DataDirectoryError(
+                f"enrich-mcp cannot open its cache {database} ({exc}). The cache can always be rebuilt: move the "
+                f"folder {directory} aside (or delete it) and start again."
+            ) from None
+        # diskcache made its files (and value files) under the process umask: make them the user's only.
+        private_files(directory)
 
     def get(self, key: str) -> str | None:
         value = self._cache.get(key)
@@ -83,6 +127,22 @@ class DiskCacheStore:
         sql("PRAGMA wal_checkpoint(TRUNCATE)")
         sql("VACUUM")
         sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _damage(database: Path) -> str | None:
+    """Why the cache database cannot be used, or None (missing and empty files are fine: they start anew)."""
+    if database.is_symlink() or not database.is_file() or database.stat().st_size == 0:
+        return None
+    try:
+        conn = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        return integrity_problem(conn, database)
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        conn.close()
 
 
 def canonical(value: Any) -> str:
@@ -196,12 +256,14 @@ class ResultCache:
             flight.done.set()
         return Cached(value, False)
 
-    async def forget(self, needles: list[str]) -> int:
-        """Delete every entry whose request or value mentions any needle (case-insensitive)."""
-        lowered = [n.lower() for n in needles if n]
+    async def forget(self, matcher: Matcher, *, dry_run: bool = False) -> int:
+        """Delete every entry that mentions the person (a cached answer to a request naming them goes whole:
+        kept without them, a later identical request would get a partial answer)."""
 
         def scan() -> int:
-            doomed = [k for k, raw in self.store.items() if any(n in raw.lower() for n in lowered)]
+            doomed = [k for k, raw in self.store.items() if matcher.may_hold(raw) and matcher.mentions(json.loads(raw))]
+            if dry_run:
+                return len(doomed)
             for key in doomed:
                 self.store.delete(key)
             vacuum = getattr(self.store, "vacuum", None)
@@ -211,24 +273,20 @@ class ResultCache:
 
         return await anyio.to_thread.run_sync(scan)
 
-    async def related(self, needles: list[str]) -> list[str]:
-        """Other identifiers of the people the needles point at (names, emails, phones, LinkedIn URLs).
+    async def related(self, matcher: Matcher) -> set[Identifier]:
+        """The person's other identifiers (name, phones, LinkedIn) in the cached requests and answers about them.
 
         Erasing by email must also erase the name a vendor was asked with, which may be stored where the
         email never appears (a job request, a ledger subject).
         """
-        lowered = [n.lower() for n in needles if n]
 
-        def scan() -> list[str]:
-            found: dict[str, str] = {}
+        def scan() -> set[Identifier]:
+            found: set[Identifier] = set()
             for _, raw in self.store.items():
-                if any(n in raw.lower() for n in lowered):
+                if matcher.may_hold(raw):
                     entry = json.loads(raw)
-                    for value in _identifiers(entry.get("request")) + _identifiers(entry.get("value")):
-                        # Prefer the spelling as given over a normalised (lower-cased) copy.
-                        if found.get(value.lower(), value).islower():
-                            found[value.lower()] = value
-            return sorted((v for k, v in found.items() if k not in lowered), key=str.lower)
+                    found |= harvest({"request": entry.get("request"), "value": entry.get("value")}, matcher)
+            return found
 
         return await anyio.to_thread.run_sync(scan)
 
@@ -255,30 +313,3 @@ class ResultCache:
 
     def close(self) -> None:
         self.store.close()
-
-
-_PERSON_KEYS = frozenset(
-    {"name", "full_name", "email", "b2b_email", "personal_email", "work_email", "phone", "b2b_phone",
-     "personal_phone", "linkedin", "linkedin_url"}
-)  # fmt: skip
-
-
-def _identifiers(value: Any) -> list[str]:
-    """Person identifiers inside a cached request or answer. Too-short or one-word names are left out: they
-    would erase strangers."""
-    out: list[str] = []
-    if isinstance(value, dict):
-        first, last = value.get("first_name"), value.get("last_name")
-        if isinstance(first, str) and isinstance(last, str) and first.strip() and last.strip():
-            out.append(f"{first.strip()} {last.strip()}")
-        for key, item in value.items():
-            if key in _PERSON_KEYS and isinstance(item, str):
-                text = item.strip()
-                if len(text) >= 5 and (key not in ("name", "full_name") or " " in text):
-                    out.append(text)
-            elif isinstance(item, dict | list):
-                out.extend(_identifiers(item))
-    elif isinstance(value, list):
-        for item in value:
-            out.extend(_identifiers(item))
-    return out

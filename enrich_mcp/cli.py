@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from enrich_mcp import __version__
-from enrich_mcp.errors import redact
+from enrich_mcp.errors import DataDirectoryError, redact
 from enrich_mcp.settings import Settings
 
 
@@ -203,6 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything the server writes (cache values, ledgers, exports) is the user's alone, whatever the
+    # library that creates the file; folders are 0700 and files 0600 explicitly too.
+    umask = os.umask(0o077)
+    try:
+        return _main(argv)
+    except DataDirectoryError as exc:
+        # One paragraph that names the file and the fix, not a traceback.
+        print(str(exc), file=sys.stderr, flush=True)
+        return 2
+    finally:
+        os.umask(umask)  # main() also runs in-process (tests, embedding): leave the process as it was
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
@@ -239,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from enrich_mcp.server import build_server
+    from enrich_mcp.stdio import serve_stdio
 
-    build_server(settings).run("stdio")
+    anyio.run(serve_stdio, build_server(settings))
     return 0

@@ -9,16 +9,20 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from enrich_mcp.errors import InputError
-from enrich_mcp.jobs import JobInfo, JobStatus
+from enrich_mcp.datadir import moved_aside
+from enrich_mcp.erasure import Matcher, parse_identifier, scrub_exports
+from enrich_mcp.errors import InputError, JobNotFound
+from enrich_mcp.jobs import Job, JobInfo, JobStatus
+from enrich_mcp.schema import published
 from enrich_mcp.tooling import Toolset
 from enrich_mcp.vendors import discover_vendors
 
@@ -34,24 +38,32 @@ Columns = Annotated[
 ]
 
 
+class DamagedJob(BaseModel):
+    job_id: str
+    problem: str
+
+
 class JobList(BaseModel):
     jobs: list[JobInfo]
     count: int
+    damaged: list[DamagedJob] = Field(
+        default_factory=list, description="Job records in the ledger that cannot be read; skipped, not listed"
+    )
 
 
 class CancelResult(BaseModel):
     job: JobInfo
-    cancelled_at_vendor: bool
+    cancelled_at_vendor: bool = Field(description="True when the vendor was told to stop too")
 
 
 class ResultsPage(BaseModel):
-    # Rows are published as bare objects (lean_schema drops `additionalProperties: true`), so a client
-    # validating the output does not walk every property of every row.
+    # Rows are published as a bare list (lean_schema), so a client validating the output does not walk
+    # every property of every row (it was most of a 1,000-row page's time).
     job: JobInfo
     offset: int
     limit: int
     rows: list[dict[str, Any]]
-    next_offset: int | None = Field(description="Offset of the next page; null at the end")
+    next_offset: int | None = Field(description="Pass as offset for the next page; null at the end")
 
 
 class ExportResult(BaseModel):
@@ -67,12 +79,12 @@ class CacheStats(BaseModel):
     entries_by_vendor: dict[str, int]
     hits: int
     misses: int
-    hit_rate: float | None = Field(description="Since this server started")
+    hit_rate: float | None = Field(description="Hits / lookups since this server started")
 
 
 class SpendReport(BaseModel):
     spent_usd: float
-    reserved_usd: float = Field(description="Estimated cost of work in flight")
+    reserved_usd: float = Field(description="Estimated cost of calls and jobs still in flight")
     budget_usd: float | None
     remaining_usd: float | None
     confirm_above_usd: float | None
@@ -84,12 +96,33 @@ class SpendReport(BaseModel):
 
 
 class ForgetResult(BaseModel):
-    identifiers: list[str]
-    related_identifiers: list[str] = Field(description="The person's other identifiers found; erased too")
+    # The published schema types what a caller acts on; the other counts are in every answer too.
+    model_config = ConfigDict(
+        json_schema_extra=published(
+            "dry_run", "identifiers", "related_identifiers", "cache_entries_removed", "unfinished_jobs", "not_scanned"
+        )
+    )
+
+    dry_run: bool = Field(description="True when nothing was changed: the counts say what would go")
+    identifiers: list[str] = Field(description="The identifiers given, normalised (email lower-case, phone E.164)")
+    related_identifiers: list[str] = Field(
+        description="The same person's other names, emails and phones found beside them; erased too"
+    )
     cache_entries_removed: int
-    job_records_scrubbed: int
-    export_files_removed: int
+    job_rows_removed: int
+    job_rows_scrubbed: int = Field(description="Rows kept (other people's) with this person's mentions taken out")
+    jobs_scrubbed: int
+    unfinished_jobs: list[str] = Field(
+        description="Jobs still running that mention the person: left as they are; cancel or let them end, "
+        "then forget again"
+    )
     ledger_rows_scrubbed: int
+    export_rows_removed: int
+    export_files_rewritten: int
+    export_files_removed: int = Field(description="Files in exports/ that could not be parsed and held the person")
+    not_scanned: list[str] = Field(
+        description="Damaged files moved aside in the data directory; they may still hold the person"
+    )
 
 
 ToolsetName = Annotated[
@@ -116,13 +149,18 @@ class ToolsetEnabled(BaseModel):
     added: list[str] = Field(description="Tools added by this call (empty when it was on already)")
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "@", "\t", "\r")
+# A sign before a plain number (an E.164 phone, a negative amount) is data, not a formula.
+_SIGNED_NUMBER = re.compile(r"[+-]\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def neutralise_cell(value: Any) -> Any:
-    """Stop spreadsheet apps from running a cell as a formula (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """Stop spreadsheet apps from running a cell as a formula (CSV injection, OWASP): a quote goes before
+    ``=``, ``@``, tab and CR, and before ``+``/``-`` unless a plain number follows (``+16505551234`` stays)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_FORMULA_START) or (value[:1] in ("+", "-") and not _SIGNED_NUMBER.fullmatch(value)):
         return "'" + value
     return value
 
@@ -193,6 +231,22 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
         register_dynamic(tools, runtime)
     jobs = runtime.jobs
 
+    def _damaged() -> dict[str, str]:
+        return getattr(jobs.store, "damaged", {})
+
+    async def get_or_explain(job_id: str) -> Job:
+        """The job, or an error that says when its record is there but damaged (not just "no such job")."""
+        try:
+            return await jobs.get(job_id)
+        except JobNotFound:
+            if job_id in _damaged():
+                raise JobNotFound(
+                    f"Job {job_id!r} cannot be read: its record in the job ledger is damaged "
+                    f"({_damaged()[job_id]}). It was skipped; the other jobs are unaffected.",
+                    hint="",
+                ) from None
+            raise
+
     @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def list_jobs(
         status: JobStatus | None = None,
@@ -201,16 +255,18 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
     ) -> JobList:
         """List background jobs, newest first, by status or vendor. Free."""
         found = await jobs.list(status=status, vendor=vendor, limit=limit)
-        return JobList(jobs=[JobInfo.of(j) for j in found], count=len(found))
+        damaged = [DamagedJob(job_id=i, problem=why) for i, why in sorted(_damaged().items())]
+        return JobList(jobs=[JobInfo.of(j) for j in found], count=len(found), damaged=damaged)
 
     @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def get_job(job_id: JobId) -> JobInfo:
         """One job's status (queued, running, completed, failed, cancelled), progress and summary. Free."""
-        return JobInfo.of(await jobs.get(job_id))
+        return JobInfo.of(await get_or_explain(job_id))
 
     @tools.tool(read_only=False, destructive=True, idempotent=True)
     async def cancel_job(job_id: JobId) -> CancelResult:
         """Stop a running job, at the vendor too where it allows."""
+        await get_or_explain(job_id)
         job, at_vendor = await jobs.cancel(job_id)
         return CancelResult(job=JobInfo.of(await jobs.get(job.id)), cancelled_at_vendor=at_vendor)
 
@@ -222,7 +278,11 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
         fields: Columns = None,
     ) -> ResultsPage:
         """Page through a job's result rows; `fields` keeps answers small. Free."""
-        job, rows = await jobs.results(job_id, offset=offset, limit=limit, fields=fields)
+        try:
+            job, rows = await jobs.results(job_id, offset=offset, limit=limit, fields=fields)
+        except JobNotFound:
+            await get_or_explain(job_id)
+            raise
         end = offset + len(rows)
         return ResultsPage(
             job=JobInfo.of(job),
@@ -240,7 +300,7 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
         fields: Columns = None,
     ) -> ExportResult:
         """Write a job's rows to a new CSV or JSONL file in the data directory's exports/. Free."""
-        job = await jobs.get(job_id)
+        job = await get_or_explain(job_id)
         if job.result_count == 0:
             raise InputError(f"Job {job_id} has no result rows to export (status {job.status}).")
         base = safe_file_name(file_name or f"{job.kind.replace('.', '-')}-{job.id}")
@@ -260,10 +320,11 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
             for n in range(1000):
                 path = directory / (f"{base}.{format}" if n == 0 else f"{base}-{n}.{format}")
                 try:
-                    handle = path.open("x", encoding="utf-8", newline="")
+                    # Created 0600 and exclusively: an existing file, or a link planted there, is never written.
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
                 except FileExistsError:
                     continue
-                with handle:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                     if format == "jsonl":
                         for row in rows:
                             handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
@@ -275,7 +336,6 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
                         for row in rows:
                             flat = _flatten(row)
                             writer.writerow([neutralise_cell(flat.get(c)) for c in columns])
-                path.chmod(0o600)
                 return path
             raise InputError(f"Too many exports named {base!r}; choose another file_name.")
 
@@ -296,37 +356,46 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
     async def forget_person(
         identifiers: Annotated[
             list[Annotated[str, Field(min_length=3, max_length=320)]],
-            Field(min_length=1, max_length=20, description="The person's emails, phones or vendor ids"),
+            Field(
+                min_length=1,
+                max_length=20,
+                description="One person's emails, phones, LinkedIn URLs, full name or vendor ids",
+            ),
         ],
+        dry_run: Annotated[bool, Field(description="Only report what would be erased")] = False,
+        default_region: Annotated[
+            str, Field(min_length=2, max_length=2, description="Country code for phones without +code")
+        ] = "US",
     ) -> ForgetResult:
-        """Erase a person from the local cache, job results, exports and ledger (not at vendors)."""
-        given = sorted({i.strip() for i in identifiers if i.strip()}, key=str.lower)
-        related = await runtime.cache.related(given)
-        needles = [*given, *related]
-        cache_removed = await runtime.cache.forget(needles)
-        jobs_scrubbed = await runtime.jobs.store.forget(needles)
-        ledger_scrubbed = await runtime.budget.ledger.forget(needles)
-        lowered = [n.lower() for n in needles]
+        """Erase one person (whole identifiers, not fragments) from the local cache, job results, exports and
+        ledger, not at vendors; try dry_run first."""
+        region = default_region.upper()
+        given = sorted({parse_identifier(i, region) for i in identifiers})
+        matcher = Matcher(set(given), region=region)
+        for _ in range(3):  # a name found by email can lead to a phone found by name; bounded
+            found = await runtime.cache.related(matcher) | await runtime.jobs.store.related(matcher)
+            if not matcher.add(found):
+                break
+        related = sorted(matcher.identifiers - set(given))
+        cache_removed = await runtime.cache.forget(matcher, dry_run=dry_run)
+        jobs = await runtime.jobs.store.forget(matcher, dry_run=dry_run)
+        ledger_scrubbed = await runtime.budget.ledger.forget(matcher, dry_run=dry_run)
 
-        def scrub_exports() -> int:
-            removed = 0
-            directory = runtime.home / "exports"
-            if not directory.is_dir():
-                return 0
-            for path in directory.iterdir():
-                if path.is_file():
-                    text = path.read_text(encoding="utf-8", errors="ignore").lower()
-                    if any(n in text for n in lowered):
-                        path.unlink()
-                        removed += 1
-            return removed
-
-        exports_removed = await anyio.to_thread.run_sync(scrub_exports)
+        exports = await anyio.to_thread.run_sync(
+            lambda: scrub_exports(runtime.home / "exports", matcher, neutralise_cell, dry_run=dry_run)
+        )
         return ForgetResult(
-            identifiers=given,
-            related_identifiers=related,
+            dry_run=dry_run,
+            identifiers=[i.value for i in given],
+            related_identifiers=[i.value for i in related],
             cache_entries_removed=cache_removed,
-            job_records_scrubbed=jobs_scrubbed,
-            export_files_removed=exports_removed,
+            job_rows_removed=jobs.rows_removed,
+            job_rows_scrubbed=jobs.rows_changed,
+            jobs_scrubbed=jobs.jobs_scrubbed,
+            unfinished_jobs=jobs.unfinished,
             ledger_rows_scrubbed=ledger_scrubbed,
+            export_rows_removed=exports.rows_removed,
+            export_files_rewritten=exports.files_rewritten,
+            export_files_removed=exports.files_removed,
+            not_scanned=[str(p) for p in moved_aside(runtime.home)],
         )

@@ -12,6 +12,7 @@ the MCP SDK.
     │   ├── BudgetExceeded         the call would pass ENRICH_MCP_BUDGET_USD
     │   └── ConfirmationRequired   estimated above ENRICH_MCP_CONFIRM_ABOVE_USD, not confirmed
     ├── JobNotFound                no job with that id in the ledger
+    ├── DataDirectoryError         the data directory (or a database in it) cannot be used; the CLI exits 2
     └── VendorError                the vendor answered with an error, or could not be reached
         ├── VendorBadRequest       400 / 422: the vendor rejected the request
         ├── VendorAuthError        401: key missing, wrong or revoked
@@ -73,6 +74,11 @@ class ConfirmationRequired(BudgetError):
 
 class JobNotFound(EnrichError):
     hint = "Call list_jobs to see the jobs this server knows."
+
+
+class DataDirectoryError(EnrichError):
+    """The data directory or one of its files cannot be used. The message is one paragraph: the file, what
+    is wrong with it, and the fix."""
 
 
 class VendorError(EnrichError):

@@ -1,8 +1,24 @@
 """``enrich-mcp serve --http``: streamable HTTP on loopback, behind a bearer token.
 
 Two independent guards: every request must carry ``Authorization: Bearer
-<ENRICH_MCP_HTTP_TOKEN>`` (compared in constant time), and the SDK's
-DNS-rebinding protection only admits loopback ``Host`` and ``Origin`` values.
+<ENRICH_MCP_HTTP_TOKEN>`` (the scheme in any case, RFC 7235 §2.1; the token
+compared in constant time), and the SDK's DNS-rebinding protection only admits
+loopback ``Host`` and ``Origin`` values.
+
+How a refusal is answered, and why:
+
+- no credentials (or another scheme): ``401`` with ``WWW-Authenticate: Bearer
+  realm="enrich-mcp"`` — RFC 9110 §15.5.2 requires the challenge on a 401, and
+  RFC 6750 §3.1 says to send no error code when no token was given;
+- a bearer token that is wrong: ``403`` without a challenge. RFC 9110 §15.5.4:
+  credentials were provided and the server considers them insufficient; the
+  client should not repeat them. A 401 here sent the MCP Inspector into an
+  OAuth login: its connect path starts interactive OAuth on *any* 401, whatever
+  the header says (``isUnauthorizedError`` in inspector ``core/auth/utils.ts``
+  checks only the status), so only a status other than 401 stops it. This
+  server has no OAuth: a person must fix the token, and the 403's body says so;
+- ``/.well-known/*`` (OAuth discovery, RFC 8414/9728): ``404`` before any auth
+  check, so a client probing for OAuth learns at once there is none.
 """
 
 from __future__ import annotations
@@ -21,27 +37,46 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_CHALLENGE = b'Bearer realm="enrich-mcp"'
+
+
+async def _answer(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": body})
+
 
 class BearerTokenMiddleware:
-    """Reject any HTTP request that lacks the server's bearer token."""
+    """Reject any HTTP request that lacks the server's bearer token (see the module doc for the answers)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(supplied, self._expected):
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": b'{"error":"missing or wrong bearer token"}'})
-                return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if str(scope.get("path", "")).startswith("/.well-known/"):
+            await _answer(send, 404, b'{"error":"not found: this server does not use OAuth"}')
+            return
+        supplied = dict(scope.get("headers") or []).get(b"authorization")
+        scheme, _, credentials = (supplied or b"").strip().partition(b" ")
+        if supplied is None or scheme.lower() != b"bearer":
+            await _answer(
+                send,
+                401,
+                b'{"error":"missing bearer token: send Authorization: Bearer <ENRICH_MCP_HTTP_TOKEN>"}',
+                [(b"www-authenticate", _CHALLENGE)],
+            )
+            return
+        if not hmac.compare_digest(credentials.strip(), self._expected):
+            await _answer(
+                send,
+                403,
+                b'{"error":"wrong bearer token: use the value of ENRICH_MCP_HTTP_TOKEN the server runs with"}',
+            )
+            return
         await self.app(scope, receive, send)
 
 
@@ -71,7 +106,8 @@ def build_http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8
     from enrich_mcp.server import build_server
 
     token = settings.http_token.get_secret_value() if settings.http_token else secrets.token_urlsafe(32)
-    server = build_server(settings)
+    # Remote callers: csv_path may read only ENRICH_MCP_FILES_DIR, never the client's (remote) roots.
+    server = build_server(settings.model_copy(update={"transport": "http"}))
     loopback = ["127.0.0.1", "localhost", "[::1]"]
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,

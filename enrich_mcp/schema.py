@@ -1,7 +1,8 @@
 """Tool schemas, in one place: closed arguments, lean JSON schemas, short validation errors, bounded shapes.
 
-The MCP SDK builds each tool's argument model from the function's signature (``func_metadata``).
-:func:`prepare_tool`, called once per tool by ``Toolset``, then
+No MCP import here (vendor models use these shapes, and load without MCP). The MCP SDK builds each tool's
+argument model from the function's signature (``func_metadata``); ``tooling.prepare_tool``, called once
+per tool by ``Toolset``, uses this module to
 
 - closes that model (``extra="forbid"``): an unknown argument (``dryRun``, ``max_result``) is a tool
   error that names it and lists the valid ones, never silently dropped;
@@ -26,10 +27,9 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import pydantic_core
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -42,9 +42,6 @@ from pydantic import (
 )
 
 from enrich_mcp.http import UUID_PATTERN
-
-if TYPE_CHECKING:
-    from mcp.server.mcpserver.tools import Tool
 
 MAX_CALL_BYTES = 5_000_000
 """Largest tool call accepted (its arguments as JSON); bigger lists go through a CSV file or several calls."""
@@ -569,48 +566,3 @@ def invalid(message: str, errors: Sequence[Any] = ()) -> InvalidArguments:
         exc = InvalidArguments.from_exception_data("arguments", [])
     exc.message = message
     return exc
-
-
-class Arguments(FuncMetadata):
-    """The SDK's argument handling, closed, size-capped, and with short errors."""
-
-    tool: str = ""
-    input_schema: dict[str, Any] = Field(default_factory=dict)
-
-    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
-        size = len(pydantic_core.to_json(arguments_to_validate, serialize_unknown=True))
-        if size > MAX_CALL_BYTES:
-            raise invalid(
-                f"The arguments are {size:,} bytes; a call takes at most {MAX_CALL_BYTES:,}. Nothing was sent to "
-                "a vendor: split the list over several calls, or pass a CSV file where the tool takes csv_path."
-            )
-        try:
-            return super().validate_arguments(arguments_to_validate)
-        except ValidationError as exc:
-            details = [{k: v for k, v in e.items() if k not in ("msg", "url")} for e in exc.errors()[:MAX_ERROR_LINES]]
-            raise invalid(describe(exc, self.input_schema), details) from None
-
-
-def close_model(model: type[ArgModelBase]) -> type[ArgModelBase]:
-    """The SDK's argument model with unknown arguments refused instead of dropped."""
-    return type(model.__name__, (model,), {"model_config": ConfigDict(extra="forbid"), "__module__": __name__})
-
-
-def prepare_tool(tool: Tool) -> None:
-    """Close, lean and check a tool the SDK built from its function (see the module docstring)."""
-    meta = tool.fn_metadata
-    model = close_model(meta.arg_model)
-    params = lean_schema(model.model_json_schema(by_alias=True))
-    if problems := open_objects(params):
-        raise TypeError(f"{tool.name}: input objects must be closed (use schema.Input): {', '.join(problems)}")
-    tool.parameters = params
-    tool.description = describe_tool(tool.description)
-    tool.fn_metadata = Arguments(
-        arg_model=model,
-        output_schema=lean_schema(meta.output_schema, output=True) if meta.output_schema else None,
-        output_model=meta.output_model,
-        wrap_output=meta.wrap_output,
-        tool=tool.name,
-        input_schema=params,
-    )
-    vars(tool).pop("output_schema", None)  # Tool caches it (cached_property); clients must see the lean one

@@ -28,7 +28,8 @@ from mcp.shared.subscriptions import ResourceUpdated
 
 from enrich_mcp import __version__
 from enrich_mcp.budget import Budget, SpendLedger
-from enrich_mcp.cache import DiskCacheStore, ResultCache, account_id, private_dir
+from enrich_mcp.cache import DiskCacheStore, ResultCache, account_id
+from enrich_mcp.datadir import moved_aside, private_dir
 from enrich_mcp.http import RateLimiter, RetryPolicy, VendorHTTP
 from enrich_mcp.jobs import Job, JobManager, SqliteJobStore, job_uri, process_owner
 from enrich_mcp.local import DnsMxResolver, MxResolver
@@ -124,7 +125,7 @@ class Runtime:
 
     @property
     def exports_dir(self) -> Path:
-        return private_dir(self.home / "exports")
+        return private_dir(self.home / "exports", what="exports folder")
 
     async def aclose(self) -> None:
         for services in self.vendors.values():
@@ -166,7 +167,9 @@ def _vendor_status(spec: VendorSpec, settings: Settings, selected: set[str] | No
 
 
 def _build_runtime(settings: Settings) -> Runtime:
-    home = private_dir(settings.home)
+    home = private_dir(settings.home, inside=False, what="data directory")
+    # Checked at start, so a link planted as exports/ stops the server here, not an export later.
+    private_dir(home / "exports", what="exports folder")
     prices: dict[str, float] = {}
     for spec in discover_vendors():
         prices.update({f"{spec.name}.{op}": usd for op, usd in spec.prices.items()})
@@ -334,7 +337,10 @@ def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
         return dump({"job_id": job.id, "status": job.status, "result_count": job.result_count, "rows": rows})
 
     @server.resource(
-        "enrich://vendors", name="vendors", mime_type="application/json", description="Vendors, limits and health"
+        "enrich://vendors",
+        name="vendors",
+        mime_type="application/json",
+        description="Vendors, limits and health; data_directory: damaged job rows skipped and files moved aside",
     )
     async def vendors_resource() -> str:
         out = []
@@ -356,7 +362,7 @@ def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
                     "last_error_at": log.last_error_at if log else None,
                 }
             )
-        return dump(out)
+        return dump({"vendors": out, "data_directory": data_directory_health(runtime)})
 
     @server.resource("enrich://spend", name="spend", mime_type="application/json", description="Spend and budget")
     async def spend_resource() -> str:
@@ -375,6 +381,17 @@ def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
                     runtime.subscribers[uri].discard(connection)
 
     runtime.jobs.listeners.append(notify)
+
+
+def data_directory_health(runtime: Runtime) -> dict[str, Any]:
+    """What is wrong in the data directory: unreadable job rows (skipped) and damaged files moved aside."""
+    store = runtime.jobs.store
+    damaged: dict[str, str] = getattr(store, "damaged", {})
+    return {
+        "path": str(runtime.home),
+        "damaged_jobs": [{"job_id": job_id, "problem": why} for job_id, why in sorted(damaged.items())],
+        "moved_aside": [str(p) for p in moved_aside(runtime.home)],
+    }
 
 
 async def _job_or_404(runtime: Runtime, job_id: str) -> Job:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     budget_usd: float | None = Field(default=None, ge=0)
     confirm_above_usd: float | None = Field(default=None, ge=0)
     http_token: SecretStr | None = None
+    files_dir: Path | None = Field(
+        default=None,
+        description="Folder whose files csv_path arguments may read, besides the client's MCP roots "
+        "(over HTTP, the only one).",
+    )
 
     prices: dict[str, float] = Field(
         default_factory=dict,
@@ -73,6 +78,14 @@ class Settings(BaseSettings):
     retry_max_delay_seconds: float = Field(default=20.0, ge=0)
     retry_after_cap_seconds: float = Field(default=60.0, ge=0)
     log_level: str = "INFO"
+    transport: Literal["stdio", "http"] = Field(
+        default="stdio", description="Set by `serve --http`: remote callers may read no file outside files_dir."
+    )
+
+    @field_validator("files_dir", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("toolsets", mode="before")
     @classmethod

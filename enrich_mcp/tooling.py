@@ -2,8 +2,9 @@
 
 Tools are plain typed async functions registered through :class:`Toolset`,
 which sets all four annotation hints, applies read-only mode (on the tool's own
-``read_only_hint``) and turns every :class:`~enrich_mcp.errors.EnrichError` into
-a tool error whose text a person can act on.
+``read_only_hint``), turns every :class:`~enrich_mcp.errors.EnrichError` into
+a tool error whose text a person can act on, and closes and leans each tool's
+schemas (:func:`prepare_tool`, with :mod:`enrich_mcp.schema`).
 """
 
 from __future__ import annotations
@@ -16,19 +17,31 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, Protocol, TypeVar
 
 import anyio
+import pydantic_core
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp_types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from enrich_mcp.budget import Budget, Charge
 from enrich_mcp.budget import Confirm as ConfirmCallback
 from enrich_mcp.cache import Cached, canonical
 from enrich_mcp.errors import EnrichError, InputError, VendorResponseLost
 from enrich_mcp.jobs import JobResult
-from enrich_mcp.schema import describe_tool, prepare_tool
+from enrich_mcp.schema import (
+    MAX_CALL_BYTES,
+    MAX_ERROR_LINES,
+    describe,
+    describe_tool,
+    invalid,
+    lean_schema,
+    open_objects,
+)
 
 if TYPE_CHECKING:
+    from mcp.server.mcpserver.tools import Tool
+
     from enrich_mcp.jobs import JobManager
     from enrich_mcp.settings import Settings
 
@@ -304,3 +317,53 @@ def require(condition: bool, message: str) -> None:
     """Reject impossible input before any vendor call."""
     if not condition:
         raise InputError(message)
+
+
+# -- the one hook into the SDK's tools -----------------------------------------------------------------
+
+
+class Arguments(FuncMetadata):
+    """The SDK's argument handling, closed, size-capped, and with short errors."""
+
+    tool: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=dict)
+
+    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
+        size = len(pydantic_core.to_json(arguments_to_validate, serialize_unknown=True))
+        if size > MAX_CALL_BYTES:
+            raise invalid(
+                f"The arguments are {size:,} bytes; a call takes at most {MAX_CALL_BYTES:,}. Nothing was sent to "
+                "a vendor: split the list over several calls, or pass a CSV file where the tool takes csv_path."
+            )
+        try:
+            return super().validate_arguments(arguments_to_validate)
+        except ValidationError as exc:
+            details = [{k: v for k, v in e.items() if k not in ("msg", "url")} for e in exc.errors()[:MAX_ERROR_LINES]]
+            raise invalid(describe(exc, self.input_schema), details) from None
+
+
+def close_model(model: type[ArgModelBase]) -> type[ArgModelBase]:
+    """The SDK's argument model with unknown arguments refused instead of dropped."""
+    return type(model.__name__, (model,), {"model_config": ConfigDict(extra="forbid"), "__module__": __name__})
+
+
+def prepare_tool(tool: Tool) -> None:
+    """Close, lean and check a tool the SDK built from its function (see the module docstring)."""
+    meta = tool.fn_metadata
+    model = close_model(meta.arg_model)
+    params = lean_schema(model.model_json_schema(by_alias=True))
+    if problems := open_objects(params):
+        raise TypeError(
+            f"{tool.name}: input objects must be closed (use enrich_mcp.schema.Input): {', '.join(problems)}"
+        )
+    tool.parameters = params
+    tool.description = describe_tool(tool.description)
+    tool.fn_metadata = Arguments(
+        arg_model=model,
+        output_schema=lean_schema(meta.output_schema, output=True) if meta.output_schema else None,
+        output_model=meta.output_model,
+        wrap_output=meta.wrap_output,
+        tool=tool.name,
+        input_schema=params,
+    )
+    vars(tool).pop("output_schema", None)  # Tool caches it (cached_property); clients must see the lean one

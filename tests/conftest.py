@@ -41,9 +41,11 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_settings(home: Path) -> Callable[..., Settings]:
+def make_settings(home: Path, tmp_path: Path) -> Callable[..., Settings]:
+    # csv_path arguments may read the test's own temp folder (ENRICH_MCP_FILES_DIR); tests of the folder
+    # rules pass files_dir themselves.
     def make(**overrides: Any) -> Settings:
-        return Settings(**{"home": home, "sandbox": True, **FAST, **overrides})
+        return Settings(**{"home": home, "sandbox": True, "files_dir": tmp_path, **FAST, **overrides})
 
     return make
 

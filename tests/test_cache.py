@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import sqlite3
 import stat
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from enrich_mcp.cache import DiskCacheStore, ResultCache, account_id
+from enrich_mcp.erasure import Matcher, parse_identifier
 
 
 @pytest.fixture
@@ -94,7 +96,25 @@ async def test_values_are_json_text_never_pickles(cache: ResultCache, tmp_path: 
 async def test_forget_removes_matching_entries(cache: ResultCache) -> None:
     await cache.set("acme", "lookup", {"name": "Ada"}, "a", {"email": "Ada@Example.com"})
     await cache.set("acme", "lookup", {"name": "Alan"}, "a", {"email": "alan@example.com"})
-    assert await cache.forget(["ada@example.com"]) == 1
+    assert await cache.forget(Matcher({parse_identifier("ada@example.com")})) == 1
     summary = await cache.summary()
     assert summary["entries"] == 1
     assert summary["entries_by_vendor"] == {"acme": 1}
+
+
+def test_cache_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        store = DiskCacheStore(tmp_path / "cache")
+        store.set("k", "v" * 100_000, None)  # large enough for diskcache to write a value file
+        store.close()
+    finally:
+        os.umask(old)
+    entries = list((tmp_path / "cache").rglob("*"))
+    assert any(p.suffix == ".val" for p in entries) and any(p.name == "cache.db" for p in entries)
+    wrong = {
+        str(p): oct(p.stat().st_mode & 0o777)
+        for p in entries
+        if p.stat().st_mode & 0o777 != (0o700 if p.is_dir() else 0o600)
+    }
+    assert wrong == {}

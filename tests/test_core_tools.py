@@ -86,11 +86,86 @@ async def test_forget_person_leaves_no_trace_under_home(server: EnrichServer) ->
 
     assert files_mentioning(runtime.home, ADA_EMAIL, "Ada Lovelace") == []
     assert forgot["identifiers"] == [ADA_EMAIL]
-    assert forgot["export_files_removed"] == 2
+    # Both exports are rewritten without Ada's row; Grace's row stays in them.
+    assert (forgot["export_rows_removed"], forgot["export_files_rewritten"], forgot["export_files_removed"]) == (
+        2,
+        2,
+        0,
+    )
     # The name was only in the job request and the ledger: it was found through the cached answer.
-    assert forgot["related_identifiers"] == ["Ada Lovelace"]
+    assert forgot["related_identifiers"] == ["ada lovelace"]
     assert forgot["cache_entries_removed"] == 2  # Sixtyfour's answer and the person-index entry
     assert forgot["ledger_rows_scrubbed"] == 1
+    assert (forgot["job_rows_removed"], forgot["jobs_scrubbed"], forgot["unfinished_jobs"]) == (1, 1, [])
     # Someone else in the same job is untouched.
     assert [r["name"] for r in rows["rows"]] == ["Grace Hopper"]
+    assert rows["job"]["result_count"] == 1 and rows["next_offset"] is None
     assert stats["entries"] == 0
+    assert len(files_mentioning(runtime.home / "exports", "grace@navy.example.com")) == 2
+
+
+GRACE = {"name": "Grace Hopper", "company": "Navy"}
+ALAN = {"name": "Alan Turing", "company": "Navy"}
+GRACE_EMAIL, ALAN_EMAIL = "grace.hopper@navy.example.com", "alan.turing@navy.example.com"
+# Every form in which each person was written, searched byte by byte, case-insensitively.
+GRACE_TRACES = (GRACE_EMAIL, "Grace Hopper", "(650) 555-0101", "6505550101", "grace-hopper")
+ALAN_TRACES = (ALAN_EMAIL, "Alan Turing", "+1 650-555-0102")
+
+
+def stores_mentioning(home: Path, *needles: str) -> set[str]:
+    """Files holding a needle, a database's -wal/-shm counted as the database (a checkpoint empties them)."""
+    return {name.removesuffix("-wal").removesuffix("-shm") for name in files_mentioning(home, *needles)}
+
+
+async def test_forget_person_two_people_at_one_domain(server: EnrichServer) -> None:
+    runtime = server.runtime
+    runtime.mx_resolver = AlwaysMx()
+    typed = Job(id="job-typed", vendor="sixtyfour", kind="sixtyfour.find_phones_bulk", tool="t", status="running")
+    await runtime.jobs.store.insert(typed, owner="test", lease_seconds=30)
+    typed.status = "completed"
+    typed.summary = {"note": "Grace Hopper answered first"}
+    rows = [
+        {**GRACE, "phone": "(650) 555-0101", "linkedin": "https://www.linkedin.com/in/grace-hopper"},
+        {**ALAN, "phone": "+1 650-555-0102", "met": "Grace Hopper"},
+    ]
+    await runtime.jobs.store.update(typed, rows)
+
+    async with connect(server) as client:
+        for lead in (GRACE, ALAN):
+            await call(client, "sixtyfour_find_email", {"lead": lead})
+        await call(client, "enrich_person", {**GRACE, "want": ["work_email"], "providers": ["sixtyfour"]})
+        bulk = await call(client, "sixtyfour_find_emails_bulk", {"leads": [GRACE, ALAN], "wait_seconds": 30})
+        assert bulk["finished"]
+        for job_id, fmt in ((bulk["job"]["job_id"], "csv"), (bulk["job"]["job_id"], "jsonl"), (typed.id, "csv")):
+            await call(client, "export_job_results", {"job_id": job_id, "format": fmt})
+        grace_before = stores_mentioning(runtime.home, *GRACE_TRACES)
+        alan_before = stores_mentioning(runtime.home, *ALAN_TRACES)
+        assert {"cache/cache.db", "jobs.sqlite3", "spend.sqlite3"} <= grace_before
+        assert len([s for s in alan_before if s.startswith("exports/")]) == 3
+
+        for fragment in ("navy.example.com", "com", "Grace", "grace.hopper@navy", "+1650"):
+            refused = await client.call_tool("forget_person", {"identifiers": [fragment]})
+            assert refused.is_error, fragment
+        dry = await call(client, "forget_person", {"identifiers": [GRACE_EMAIL.upper()], "dry_run": True})
+        assert stores_mentioning(runtime.home, *GRACE_TRACES) == grace_before
+
+        forgot = await call(client, "forget_person", {"identifiers": [GRACE_EMAIL.upper()]})
+        typed_rows = await call(client, "get_job_results", {"job_id": typed.id})
+        bulk_rows = await call(client, "get_job_results", {"job_id": bulk["job"]["job_id"]})
+
+    assert stores_mentioning(runtime.home, *GRACE_TRACES) == set()
+    assert stores_mentioning(runtime.home, *ALAN_TRACES) == alan_before
+    assert {k: v for k, v in forgot.items() if k != "dry_run"} == {k: v for k, v in dry.items() if k != "dry_run"}
+    assert forgot["identifiers"] == [GRACE_EMAIL]
+    # Found beside the email (the name), then beside the name (phone and LinkedIn in another job's row).
+    assert set(forgot["related_identifiers"]) == {
+        "grace hopper",
+        "+16505550101",
+        "https://www.linkedin.com/in/grace-hopper",
+    }
+    assert forgot["export_rows_removed"] == 3 and forgot["export_files_removed"] == 0
+    assert [r["name"] for r in typed_rows["rows"]] == ["Alan Turing"]
+    assert typed_rows["rows"][0]["met"] == "[erased]"
+    assert [r["index"] for r in bulk_rows["rows"]] == [1]
+    stored = await runtime.jobs.store.get(bulk["job"]["job_id"])
+    assert stored is not None and stored.request["leads"] == [{"erased": True}, ALAN]

@@ -23,6 +23,8 @@ PAYLOAD: list[dict[str, Any]] = [
     {
         "name": '=HYPERLINK("http://evil.example","click")',
         "phone": "+1 555 0100",
+        "e164": "+16505551234",
+        "amount": "-12.50",
         "delta": "-2+3",
         "handle": "@SUM(A1:A2)",
         "tabbed": "\t=1",
@@ -90,6 +92,8 @@ async def test_csv_export_neutralises_formula_cells(make_settings: Callable[...,
     row = dict(zip(header, first, strict=True))
     assert row["name"] == "'" + PAYLOAD[0]["name"]
     assert row["phone"] == "'+1 555 0100"
+    assert row["e164"] == "+16505551234"  # a plain signed number is data: an E.164 phone stays as it is
+    assert row["amount"] == "-12.50"
     assert row["delta"] == "'-2+3"
     assert row["handle"] == "'@SUM(A1:A2)"
     assert row["tabbed"] == "'\t=1"
@@ -97,7 +101,8 @@ async def test_csv_export_neutralises_formula_cells(make_settings: Callable[...,
     assert row["score"] == "-5"  # a number is data, not a formula
     assert json.loads(row["tags"]) == ["a", "b"]
     assert "'=cmd|' /C calc'!A0" in header  # column names come from vendor data too
-    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in header + first + second if cell != "-5")
+    plain = {"-5", "+16505551234", "-12.50"}
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in header + first + second if cell not in plain)
 
 
 async def test_jsonl_export_keeps_rows_exactly(make_settings: Callable[..., Settings]) -> None:
@@ -156,3 +161,23 @@ def test_safe_file_name_and_neutralise_cell_units() -> None:
     assert neutralise_cell("\r=1") == "'\r=1"
     assert neutralise_cell("ok") == "ok"
     assert neutralise_cell(-3) == -3
+    assert neutralise_cell("+16505551234") == "+16505551234"
+    assert neutralise_cell("-1.5e3") == "-1.5e3"
+    assert neutralise_cell("+1 (650) 555-1234") == "'+1 (650) 555-1234"
+    assert neutralise_cell("-2+3") == "'-2+3"
+    assert neutralise_cell("+") == "'+"
+
+
+async def test_an_exports_folder_that_is_a_link_is_refused_and_its_target_untouched(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    target.chmod(0o755)
+    async with _done_job(make_settings, FakeVendor(rows=1)) as (client, job_id, exports):
+        exports.rmdir()
+        exports.symlink_to(target)
+        result = await client.call_tool("export_job_results", {"job_id": job_id})
+    assert result.is_error and "symbolic link" in str(result.content)
+    assert _names(target) == []
+    assert target.stat().st_mode & 0o777 == 0o755

@@ -20,9 +20,38 @@ async def ok_app(scope: Scope, receive: Receive, send: Send) -> None:
 async def test_bearer_token_is_required_and_compared_exactly() -> None:
     app = BearerTokenMiddleware(ok_app, "s3cret-token")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as http:
-        assert (await http.post("/mcp")).status_code == 401
-        assert (await http.post("/mcp", headers={"Authorization": "Bearer wrong"})).status_code == 401
-        assert (await http.post("/mcp", headers={"Authorization": "Bearer s3cret-token"})).status_code == 200
+        missing = await http.post("/mcp")
+        basic = await http.post("/mcp", headers={"Authorization": "Basic czNjcmV0LXRva2Vu"})
+        wrong = await http.post("/mcp", headers={"Authorization": "Bearer wrong"})
+        prefix = await http.post("/mcp", headers={"Authorization": "Bearer s3cret-token-and-more"})
+        for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):  # RFC 7235: the scheme is case-insensitive
+            ok = await http.post("/mcp", headers={"Authorization": f"{scheme} s3cret-token"})
+            assert ok.status_code == 200, scheme
+    # No credentials: a 401 with the challenge RFC 9110 requires (RFC 6750: no error code without a token).
+    for response in (missing, basic):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer realm="enrich-mcp"'
+    # A token that is wrong: 403 and no challenge, so an OAuth-capable client (the MCP Inspector starts OAuth on
+    # any 401) reports the refusal instead of opening a login flow this server does not have.
+    for response in (wrong, prefix):
+        assert response.status_code == 403
+        assert "www-authenticate" not in response.headers
+        assert "ENRICH_MCP_HTTP_TOKEN" in response.json()["error"]
+
+
+async def test_well_known_paths_are_404_with_or_without_a_token() -> None:
+    app = BearerTokenMiddleware(ok_app, "s3cret-token")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as http:
+        for path in (
+            "/.well-known/oauth-protected-resource",
+            "/.well-known/oauth-protected-resource/mcp",
+            "/.well-known/oauth-authorization-server",
+            "/.well-known/openid-configuration",
+        ):
+            for headers in ({}, {"Authorization": "Bearer s3cret-token"}):
+                response = await http.get(path, headers=headers)
+                assert response.status_code == 404, (path, headers)
+                assert "www-authenticate" not in response.headers
 
 
 async def test_built_app_rejects_requests_without_the_configured_token(make_settings: Callable[..., Settings]) -> None:

@@ -24,8 +24,8 @@ from tests.conftest import connect
 ALL_TOOLS_MAX = 60_000
 ONE_VENDOR_MAX = 25_000
 # Sixtyfour is the widest vendor (15 tools, three of them with nested research/workflow shapes): with core it
-# measures about 27.4k. Its own budget keeps it from growing until the graphs or structs get a leaner form.
-ONE_VENDOR_BUDGET = {"sixtyfour": 28_000}
+# measures about 27.6k. Its own budget keeps it from growing until the graphs or structs get a leaner form.
+ONE_VENDOR_BUDGET = {"sixtyfour": 28_500}
 
 NON_CONSTRAINING = {"$comment", "default", "description", "examples", "title", "deprecated", "readOnly", "writeOnly"}
 

@@ -111,6 +111,7 @@ async def test_prompts_are_served(server, era: str) -> None:  # type: ignore[no-
 async def test_vendors_resource_lists_limits_and_status(server, era: str) -> None:  # type: ignore[no-untyped-def]
     async with connect(server, mode=era) as client:
         body = json.loads((await client.read_resource("enrich://vendors")).contents[0].text)  # type: ignore[union-attr]
-    by_name = {v["vendor"]: v for v in body}
+    by_name = {v["vendor"]: v for v in body["vendors"]}
     assert by_name["sixtyfour"]["rate_limit"] == "500/min"
     assert by_name["sixtyfour"]["status"] == "sandbox"
+    assert body["data_directory"] == {"path": str(server.runtime.home), "damaged_jobs": [], "moved_aside": []}

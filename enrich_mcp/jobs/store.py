@@ -20,6 +20,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +28,8 @@ from typing import Any, Protocol
 import anyio
 from pydantic import ValidationError
 
-from enrich_mcp._sqlite import Database
+from enrich_mcp._sqlite import Database, lenient_text
+from enrich_mcp.erasure import ERASED, ERASED_TEXT, Identifier, Matcher, harvest
 from enrich_mcp.jobs.models import TERMINAL, Job
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,36 @@ class Write(Enum):
 
     def __bool__(self) -> bool:
         return self is Write.OK
+
+
+@dataclass
+class ForgetCount:
+    """What ``forget`` did (or, dry, would do) in the job ledger."""
+
+    rows_removed: int = 0
+    rows_changed: int = 0
+    jobs_scrubbed: int = 0
+    unfinished: list[str] = field(default_factory=list)
+
+
+def _scrub_job(job: Job, matcher: Matcher) -> bool:
+    """Scrub an ended job's request, state, summary and messages in place; True when anything changed."""
+    changed = False
+    if matcher.mentions(job.request):
+        cleaned = matcher.scrub_record(job.request)
+        job.request = {"erased": True} if cleaned is ERASED else cleaned
+        changed = True
+    for name in ("state", "summary"):  # bookkeeping: keep every key, take the person out of the values
+        if matcher.mentions(value := getattr(job, name)):
+            setattr(job, name, matcher.scrub(value, keep=True))
+            changed = True
+    for name in ("message", "error", "vendor_status", "vendor_job_id"):
+        value = getattr(job, name)
+        if isinstance(value, str) and matcher.mentions(value):
+            cleaned = matcher.scrub(value)
+            setattr(job, name, ERASED_TEXT if cleaned is ERASED else cleaned)
+            changed = True
+    return changed
 
 
 class JobStore(Protocol):
@@ -63,7 +95,8 @@ class JobStore(Protocol):
     async def heartbeat(self, owner: str, lease_seconds: float) -> set[str]: ...
     async def release(self, owner: str) -> None: ...
     async def results(self, job_id: str, offset: int, limit: int) -> list[dict[str, Any]]: ...
-    async def forget(self, needles: list[str]) -> int: ...
+    async def related(self, matcher: Matcher) -> set[Identifier]: ...
+    async def forget(self, matcher: Matcher, *, dry_run: bool = False) -> ForgetCount: ...
     def close(self) -> None: ...
 
 
@@ -108,11 +141,19 @@ def _migrate(c: sqlite3.Connection) -> None:
 
 class SqliteJobStore:
     def __init__(self, path: Path) -> None:
-        self.db = Database(path, _SCHEMA, migrate=_migrate)
+        self.db = Database(
+            path,
+            _SCHEMA,
+            migrate=_migrate,
+            what="job ledger",
+            consequence="its jobs and results are then gone from enrich-mcp (unfinished ones are no longer "
+            "followed: check them at the vendor).",
+        )
         # A second, read-only connection for `get`, run on the event loop: in WAL mode a reader never
         # waits for the writer, and a primary-key lookup (~10 µs) is far cheaper than a worker-thread
         # hop (~150 µs CPU). With a thousand jobs polled, that hop was most of the poller's CPU.
         self._reader = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        self._reader.text_factory = lenient_text
         self.damaged: dict[str, str] = {}
         """Rows that could not be read (job id -> why); skipped and reported, never fatal."""
 
@@ -288,32 +329,76 @@ class SqliteJobStore:
         """Give up every lease at shutdown, so the next process resumes the jobs at once."""
         await self.db.arun(lambda c: c.execute("UPDATE jobs SET lease_until=0 WHERE owner=?", (owner,)))
 
-    async def forget(self, needles: list[str]) -> int:
-        """Drop result rows and blank job requests that mention a needle."""
-        lowered = [n.lower() for n in needles if n]
+    async def related(self, matcher: Matcher) -> set[Identifier]:
+        """The person's other identifiers in job requests and result rows that hold one of theirs."""
 
-        def q(c: sqlite3.Connection) -> int:
-            hits = [
-                (r[0], r[1])
-                for r in c.execute("SELECT job_id, idx, data FROM results")
-                if any(n in r[2].lower() for n in lowered)
-            ]
-            c.executemany("DELETE FROM results WHERE job_id=? AND idx=?", hits)
-            touched = len(hits)
-            for job_id, data in list(c.execute("SELECT id, data FROM jobs")):
-                if any(n in data.lower() for n in lowered) and (job := self._load(job_id, data)) is not None:
-                    job.request = {"erased": True}
-                    job.state = {k: v for k, v in job.state.items() if k in ("steps", "phase")}
-                    job.summary = {
-                        k: v for k, v in job.summary.items() if not any(n in str(v).lower() for n in lowered)
-                    }
-                    c.execute("UPDATE jobs SET data=? WHERE id=?", (job.model_dump_json(), job_id))
-                    touched += 1
-            return touched
+        def q(c: sqlite3.Connection) -> set[Identifier]:
+            found: set[Identifier] = set()
+            for (data,) in c.execute("SELECT data FROM results"):
+                if matcher.may_hold(data):
+                    found |= harvest(json.loads(data), matcher)
+            for job_id, data in c.execute("SELECT id, data FROM jobs"):
+                if matcher.may_hold(data) and (job := self._load(job_id, data)) is not None:
+                    found |= harvest(job.request, matcher)
+            return found
+
+        return await self.db.arun(q)
+
+    async def forget(self, matcher: Matcher, *, dry_run: bool = False) -> ForgetCount:
+        """Drop the person's result rows and scrub them out of job requests, summaries and messages.
+
+        Only ended jobs are touched: an unfinished job's request and state are what its next step sends
+        (chunks are cut by position), so rewriting them could send the wrong leads or resend a step. Those
+        are reported in ``unfinished`` instead; cancel them or let them end, then forget again.
+        """
+
+        def q(c: sqlite3.Connection) -> ForgetCount:
+            count = ForgetCount()
+            jobs: dict[str, Job] = {}
+            for job_id, data in c.execute("SELECT id, data FROM jobs").fetchall():
+                if (job := self._load(job_id, data)) is not None:
+                    jobs[job_id] = job
+            touched: dict[str, list[tuple[int, Any]]] = {}
+            for job_id, idx, data in c.execute("SELECT job_id, idx, data FROM results").fetchall():
+                if matcher.may_hold(data) and matcher.mentions(row := json.loads(data)):
+                    touched.setdefault(job_id, []).append((idx, matcher.scrub_record(row)))
+            for job_id, job in jobs.items():
+                raw = job.model_dump_json()
+                if job_id not in touched and not matcher.may_hold(raw):
+                    continue
+                if not job.done:
+                    if job_id in touched or matcher.mentions(json.loads(raw)):
+                        count.unfinished.append(job_id)
+                    continue
+                rows = touched.get(job_id, [])
+                count.rows_removed += sum(1 for _, row in rows if row is ERASED)
+                count.rows_changed += sum(1 for _, row in rows if row is not ERASED)
+                changed = _scrub_job(job, matcher)
+                if rows or changed:
+                    count.jobs_scrubbed += 1
+                if dry_run or not (rows or changed):
+                    continue
+                for idx, row in rows:
+                    if row is ERASED:
+                        c.execute("DELETE FROM results WHERE job_id=? AND idx=?", (job_id, idx))
+                    else:
+                        c.execute(
+                            "UPDATE results SET data=? WHERE job_id=? AND idx=?",
+                            (json.dumps(row, ensure_ascii=False, default=str), job_id, idx),
+                        )
+                if any(row is ERASED for _, row in rows):
+                    # Close the gaps: pages are read by position, and result_count must stay the row count.
+                    kept = [r[0] for r in c.execute("SELECT idx FROM results WHERE job_id=? ORDER BY idx", (job_id,))]
+                    for new, old in enumerate(kept):
+                        if new != old:
+                            c.execute("UPDATE results SET idx=? WHERE job_id=? AND idx=?", (new, job_id, old))
+                    job.result_count = len(kept)
+                c.execute("UPDATE jobs SET data=? WHERE id=?", (job.model_dump_json(), job_id))
+            return count
 
         count = await self.db.arun(q)
-        if count:
-            self.db.vacuum()
+        if count.jobs_scrubbed and not dry_run:
+            await anyio.to_thread.run_sync(self.db.vacuum)
         return count
 
     def close(self) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from enrich_mcp import local
 from enrich_mcp.errors import InputError
+from enrich_mcp.files import input_file
 from enrich_mcp.local.models import EmailResult, EmailSummary, LeadResult, LeadRow, LeadSummary
 from enrich_mcp.tooling import Toolset, require
 
@@ -20,7 +21,7 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 CsvPath = Annotated[
     str | None,
-    Field(default=None, max_length=4096, description="Or a .csv/.tsv/.txt file"),
+    Field(default=None, max_length=4096, description="Or a .csv/.tsv/.txt file in the client's roots"),
 ]
 
 
@@ -38,11 +39,11 @@ class LeadCleaning(BaseModel):
     summary: LeadSummary
 
 
-async def _read_csv(csv_path: str) -> list[dict[str, str]]:
-    path = Path(csv_path)
+async def _read_csv(runtime: Runtime, ctx: Context, csv_path: str) -> list[dict[str, str]]:
     # A tool that echoes file content back must not become a way to read arbitrary files.
-    require(
-        path.suffix.lower() in CSV_SUFFIXES, f"csv_path must name a {'/'.join(CSV_SUFFIXES)} file, not {path.name!r}."
+    settings = runtime.settings
+    path = await input_file(
+        csv_path, settings=settings, ctx=ctx, remote=settings.transport == "http", suffixes=CSV_SUFFIXES
     )
     return await anyio.to_thread.run_sync(local.read_csv_rows, path)
 
@@ -57,6 +58,7 @@ def _one_source(inline: object | None, csv_path: str | None, what: str) -> None:
 def register_local(tools: Toolset, runtime: Runtime) -> None:
     @tools.tool(read_only=True, idempotent=True, open_world=True)
     async def validate_emails(
+        ctx: Context,
         emails: Annotated[
             list[Annotated[str, Field(max_length=2_000)]] | None, Field(max_length=local.MAX_ITEMS)
         ] = None,
@@ -83,7 +85,7 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
                 ),
             )
         if csv_path is not None:
-            addresses: list[Any] = local.emails_from_rows(await _read_csv(csv_path))
+            addresses: list[Any] = local.emails_from_rows(await _read_csv(runtime, ctx, csv_path))
         else:
             addresses = list(emails or [])
         report = await local.validate_emails(addresses, resolver=runtime.mx_resolver, check_mx=check_mx)
@@ -96,6 +98,7 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
 
     @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def clean_leads(
+        ctx: Context,
         rows: Annotated[
             list[LeadRow] | None, Field(max_length=local.MAX_ITEMS, description="Each <=16 KB; a call <=5 MB")
         ] = None,
@@ -107,7 +110,8 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
         """Normalise leads free (names, emails, E.164 phones, domains, LinkedIn) and flag duplicates; use before paid
         enrichment."""
         _one_source(rows, csv_path, "rows")
-        data: list[Any] = await _read_csv(csv_path) if csv_path is not None else [row.flat() for row in rows or []]
+        rows_given = [row.flat() for row in rows or []]
+        data: list[Any] = await _read_csv(runtime, ctx, csv_path) if csv_path is not None else rows_given
         report = await anyio.to_thread.run_sync(lambda: local.clean_leads(data, default_region=default_region))
         return LeadCleaning(
             source="inline" if csv_path is None else "csv",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +31,21 @@ class VendorSpec:
     auth: Auth
     rate: Rate | None
     """The documented rate, kept client-side (overridable with ``<PREFIX>_RATE_LIMIT``)."""
-    register: Callable[[Toolset, VendorServices], None]
-    """Adds the vendor's tools (and job handlers) to a toolset."""
+    tools: str
+    """The module whose ``register(toolset, services)`` adds the vendor's tools (and job handlers).
+
+    Named, not imported: importing a vendor's client or models does not load MCP; the server
+    imports the tools module when it registers the toolset.
+    """
     prices: Mapping[str, float] = field(default_factory=dict)
     """Default USD price per unit by operation; overridable with ENRICH_MCP_PRICES."""
     sandbox_base_url: str | None = None
     """Base URL used in sandbox mode when there is no default (self-hosted vendors)."""
     docs: str = ""
+
+    def register(self, toolset: Toolset, services: VendorServices) -> None:
+        module = importlib.import_module(self.tools)
+        module.register(toolset, services)
 
 
 @dataclass

@@ -89,7 +89,7 @@ async def test_validate_emails_input_errors(server: EnrichServer, resolver: Stub
         too_many = await error(client, "validate_emails", {"emails": ["a@b.example"] * 10_001})
         vendor = await error(client, "validate_emails", {"emails": ["a@b.example"], "verify_with_vendor": True})
     assert "Give either `emails` or `csv_path`" in both
-    assert f"CSV file not found: {tmp_path / 'nope.csv'}" in missing
+    assert f"csv_path: no file '{tmp_path / 'nope.csv'}'" in missing
     assert "csv_path must name a .csv/.tsv/.txt file, not 'passwd'" in not_csv
     assert "emails: at most 10,000 items (got 10,001)" in too_many
     assert "mailbox verification runs as an Enrichabl pipeline job" in vendor

@@ -1,7 +1,6 @@
 """AudienceLab: real-time contact lookup and bulk enrichment jobs delivered as gzipped CSV."""
 
 from enrich_mcp.http import Auth, Rate
-from enrich_mcp.vendors.audiencelab.tools import register
 from enrich_mcp.vendors.base import VendorSpec
 
 SPEC = VendorSpec(
@@ -13,7 +12,7 @@ SPEC = VendorSpec(
     # The document publishes no rate ("check the API documentation"); 120/min keeps well clear of a
     # stricter real-time limit. Raise it with AUDIENCELAB_RATE_LIMIT once the account's limit is known.
     rate=Rate(120, 60),
-    register=register,
+    tools="enrich_mcp.vendors.audiencelab.tools",
     # AudienceLab publishes no per-call prices: these are estimates so the budget cap works.
     # Set the contract's prices with ENRICH_MCP_PRICES, e.g. {"audiencelab.enrich": 0.02}.
     prices={

@@ -2,7 +2,6 @@
 
 from enrich_mcp.http import BEARER, Rate
 from enrich_mcp.vendors.base import VendorSpec
-from enrich_mcp.vendors.enrichabl.tools import register
 
 # Enrichabl itself charges nothing per call: enrichment and validation bill provider usage on the user's own
 # OpenAI/Gemini/Perplexity/Firecrawl/BounceBan/Mailveri keys. The prices are per lead and default to 0; set
@@ -19,7 +18,7 @@ SPEC = VendorSpec(
     default_base_url="https://api.enrichabl.com/v1",
     auth=BEARER,
     rate=Rate(600, 60),
-    register=register,
+    tools="enrich_mcp.vendors.enrichabl.tools",
     prices=PRICES,
     docs="https://api.enrichabl.com/v1",
 )

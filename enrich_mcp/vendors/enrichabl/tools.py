@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from enrich_mcp.files import input_file
 from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, require, start_job
@@ -126,6 +127,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     @tools.tool(read_only=False, idempotent=True)
     async def enrichabl_upload_leads(
+        ctx: Context,
         pipeline_id: PipelineId,
         leads: Annotated[
             list[Lead] | None,
@@ -133,12 +135,19 @@ def register(tools: Toolset, services: VendorServices) -> None:
         ] = None,
         csv_path: Annotated[
             str | None,
-            Field(min_length=1, max_length=4096, description="Or a CSV with an email column"),
+            Field(min_length=1, max_length=4096, description="Or a .csv with an email column, in the client's roots"),
         ] = None,
     ) -> UploadSummary:
         """Add leads to a pipeline from a list or CSV (free; uses quota; re-uploads are skipped by email)."""
         require((leads is None) != (csv_path is None), "Give either leads or csv_path (exactly one).")
-        payload = [lead.payload() for lead in leads] if leads is not None else read_csv(str(csv_path))
+        if leads is not None:
+            payload = [lead.payload() for lead in leads]
+        else:
+            settings = services.settings
+            path = await input_file(
+                str(csv_path), settings=settings, ctx=ctx, remote=settings.transport == "http", suffixes=(".csv",)
+            )
+            payload = read_csv(str(path))
         require(bool(payload), "The CSV has no lead rows.")
         return await upload(client, pipeline_id, payload)
 

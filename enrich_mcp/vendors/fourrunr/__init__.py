@@ -2,7 +2,6 @@
 
 from enrich_mcp.http import BEARER, Rate
 from enrich_mcp.vendors.base import VendorSpec
-from enrich_mcp.vendors.fourrunr.tools import register
 
 SPEC = VendorSpec(
     name="fourrunr",
@@ -11,7 +10,7 @@ SPEC = VendorSpec(
     default_base_url=None,  # self-hosted: FOURRUNR_BASE_URL (ending in /api/v1) is required
     auth=BEARER,
     rate=Rate(1000, 3600),  # Standard plan; Premium/Enterprise set FOURRUNR_RATE_LIMIT
-    register=register,
+    tools="enrich_mcp.vendors.fourrunr.tools",
     # 4Runr charges nothing itself; its AI calls bill the operator's own AI provider, at a price
     # only the operator knows. Zero by default so spend is recorded; set real ones in ENRICH_MCP_PRICES.
     prices={

@@ -2,7 +2,6 @@
 
 from enrich_mcp.http import BEARER, Rate
 from enrich_mcp.vendors.base import VendorSpec
-from enrich_mcp.vendors.lance.tools import register
 
 SPEC = VendorSpec(
     name="lance",
@@ -12,7 +11,7 @@ SPEC = VendorSpec(
     auth=BEARER,
     # Lance documents no rate limit; 120/min is a conservative default (override with LANCE_RATE_LIMIT).
     rate=Rate(120, 60),
-    register=register,
+    tools="enrich_mcp.vendors.lance.tools",
     # Lance bills in credits ("enrichment_email" / "enrichment_phone") without a published USD price:
     # these are estimates so the budget cap works. Override with ENRICH_MCP_PRICES.
     prices={

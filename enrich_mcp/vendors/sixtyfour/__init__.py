@@ -2,7 +2,6 @@
 
 from enrich_mcp.http import Auth, Rate
 from enrich_mcp.vendors.base import VendorSpec
-from enrich_mcp.vendors.sixtyfour.tools import register
 
 SPEC = VendorSpec(
     name="sixtyfour",
@@ -11,7 +10,7 @@ SPEC = VendorSpec(
     default_base_url="https://api.sixtyfour.ai",
     auth=Auth("x-api-key"),
     rate=Rate(500, 60),
-    register=register,
+    tools="enrich_mcp.vendors.sixtyfour.tools",
     prices={
         # Published prices.
         "find_email.PROFESSIONAL": 0.05,

@@ -1,0 +1,34 @@
+"""The import drawing: no module imports server.py, sandboxes import no vendor code, clients load no MCP."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "enrich_mcp"
+ASSEMBLERS = {"server.py", "cli.py", "cli_commands.py", "__main__.py", "demo.py", "http_transport.py", "toolsnap.py"}
+
+
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_vendor_clients_and_models_load_without_mcp() -> None:
+    code = (
+        "import sys, importlib\n"
+        "for v in ('sixtyfour', 'audiencelab', 'lance', 'enrichabl', 'fourrunr'):\n"
+        "    importlib.import_module(f'enrich_mcp.vendors.{v}.client')\n"
+        "    importlib.import_module(f'enrich_mcp.vendors.{v}.models')\n"
+        "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
