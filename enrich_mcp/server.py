@@ -230,7 +230,7 @@ def build_server(
         key = config.api_key.get_secret_value() if config.api_key else SANDBOX_KEY
         transport = (transports or {}).get(spec.name)
         if transport is None and settings.sandbox:
-            sandbox = load_sandbox(spec.name)
+            sandbox = load_sandbox(spec.name, home=runtime.home)  # state survives restarts
             runtime.sandboxes[spec.name] = sandbox
             transport = sandbox.transport()
         rate = spec.rate

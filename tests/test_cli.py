@@ -72,7 +72,7 @@ def test_tools_is_a_table_by_toolset_with_access_and_price(
     assert titles == [
         "core (11 tools)",
         "audiencelab (3 tools)",
-        "enrichabl (10 tools)",
+        "enrichabl (11 tools)",
         "fourrunr (20 tools)",
         "lance (2 tools)",
         "sixtyfour (15 tools)",

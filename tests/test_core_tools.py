@@ -29,11 +29,14 @@ async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any
 
 
 def files_mentioning(home: Path, *needles: str) -> list[str]:
+    """enrich-mcp's files under home that mention a needle; home/sandbox is the fake vendors' own storage."""
     lowered = [n.lower().encode() for n in needles]
     return sorted(
         str(path.relative_to(home))
         for path in home.rglob("*")
-        if path.is_file() and any(n in path.read_bytes().lower() for n in lowered)
+        if path.is_file()
+        and path.relative_to(home).parts[0] != "sandbox"
+        and any(n in path.read_bytes().lower() for n in lowered)
     )
 
 

@@ -1,33 +1,38 @@
-"""Fake 4Runr API (``http://localhost:5000/api/v1``), following vendor-docs/fourrunr.md.
+"""Fake 4Runr API (``http://localhost:5000/api/v1``), written from vendor-docs/fourrunr.md.
 
-State lives in memory: leads, campaigns, sync status. Every answer is the
-documented envelope (``{success, data}``, ``pagination`` on lists, or
-``{success: false, error: {code, message, details}}``) and carries the
-documented ``X-RateLimit-Limit/Remaining/Reset`` headers (reset as epoch
-seconds); past the limit the sandbox answers 429.
+Documented, and followed: Bearer keys; every answer the envelope
+(``{success, data}``, ``pagination`` on lists, or ``{success: false, error:
+{code, message, details}}``) with the documented codes (400 VALIDATION_ERROR,
+401, 403, 404, 429, 500); the documented request and answer fields; 1000
+requests/hour (Standard) with ``X-RateLimit-Limit/Remaining/Reset`` on every
+answer and 429 beyond it.
 
-Choices where the document is silent:
-* Answers to update, delete, bulk clean, enrich, campaigns and campaign
-  analytics are shaped like create's (``{id, message, ...}``).
-* Starting a running campaign, or pausing one that is not running, is
-  ``409 INVALID_STATE``: the document's error list is "common" codes, not a
-  closed set, and a state clash is not a validation error (400). A paused
-  campaign can be started again (resume).
+State (leads, campaigns, sync status) is stored, so every process on one data
+directory sees the same 4Runr. Open points (see ``variants``):
+
+* ``campaign_list``: ``GET /campaigns`` answers a list in ``data``, ``{campaigns, total}`` like
+  ``GET /leads``'s ``{leads, total}``, or a list with ``pagination``.
+* ``campaign_conflict``: starting a running campaign (or pausing one that is not running) is a no-op
+  success, or a 400 VALIDATION_ERROR (the document lists no conflict code).
+* ``campaign_create``: create answers ``{id, message}`` like lead create, or the whole campaign.
+* ``reset_format``: ``X-RateLimit-Reset`` as epoch seconds or as seconds from now.
+
+Other answers the document leaves out (update, delete, bulk clean, enrich,
+campaign analytics, trigger) are shaped like create's (``{id, message, ...}``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
-from enrich_mcp.sandbox import SandboxApp, route
+from enrich_mcp.sandbox import RateWindow, SandboxApp, route
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CODES = {
@@ -36,7 +41,6 @@ _CODES = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
-    409: "INVALID_STATE",
     429: "RATE_LIMIT_EXCEEDED",
     500: "INTERNAL_ERROR",
 }
@@ -93,56 +97,48 @@ class Sandbox(SandboxApp):
     base_path = "/api/v1"
     auth_header = "authorization"
     auth_prefix = "Bearer "
+    rate = RateWindow(1000, 3600.0)
+    variants: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "campaign_list": ("list", "object", "paginated"),
+        "campaign_conflict": ("noop", "refused"),
+        "campaign_create": ("summary", "object"),
+        "reset_format": ("epoch", "delta"),
+    }
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.clock: Callable[[], float] = time.time
-        self.rate_limit = 1000
-        self.rate_window = 3600.0
-        self._window_start: float | None = None
-        self._window_count = 0
-        self.leads: dict[str, dict[str, Any]] = {}
-        self.campaigns: dict[str, dict[str, Any]] = {}
-        self.cleaned: set[str] = set()
-        self.enriched: set[str] = set()
-        self.sync = {
-            "last_sync": "2025-01-15T06:00:00Z",
-            "next_sync": "2025-01-16T06:00:00Z",
-            "sync_status": "completed",
-            "total_synced": 0,
-        }
-        self._serial = 0
+    def seed_state(self) -> None:
+        self.store.set_meta(
+            "sync",
+            {
+                "last_sync": "2025-01-15T06:00:00Z",
+                "next_sync": "2025-01-16T06:00:00Z",
+                "sync_status": "completed",
+                "total_synced": sum(1 for *_, source in _SEED if source == "airtable"),
+            },
+        )
         for name, email, company, stage, source in _SEED:
             lead = self._new_lead(
                 {"name": name, "email": email, "company": company, "engagement_stage": stage, "source": source},
                 at=_SEED_TIME,
             )
             lead["company_website"] = f"https://{_slug(company)}.example.com"
-        self.sync["total_synced"] = sum(1 for lead in self.leads.values() if lead["source"] == "airtable")
+            self._save(lead)
 
     # -- plumbing --------------------------------------------------------------------------------
 
     def now(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        now = self.clock()
-        if self._window_start is None or now >= self._window_start + self.rate_window:
-            self._window_start, self._window_count = now, 0
-        reset = int(self._window_start + self.rate_window)
-        if self._window_count >= self.rate_limit:
-            self.requests.append(request)
-            response = self.error(429, "Rate limit exceeded")
-            response.headers["Retry-After"] = str(max(0, int(reset - now)))
-        else:
-            self._window_count += 1
-            response = super().handle(request)
-        for name, value in (
-            ("X-RateLimit-Limit", self.rate_limit),
-            ("X-RateLimit-Remaining", max(0, self.rate_limit - self._window_count)),
-            ("X-RateLimit-Reset", reset),
-        ):
-            response.headers.setdefault(name, str(value))
+    def rate_headers(self, limit: int, remaining: int, reset_at: float) -> dict[str, str]:
+        reset = reset_at if self.shape["reset_format"] == "epoch" else max(0.0, reset_at - self.clock())
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(int(reset)),
+        }
+
+    def rate_limited(self, retry_after: float) -> httpx.Response:
+        response = self.error(429, "Rate limit exceeded")
+        response.headers["Retry-After"] = str(max(0, int(retry_after)))
         return response
 
     def error(self, status: int, message: str, **extra: Any) -> httpx.Response:
@@ -158,14 +154,17 @@ class Sandbox(SandboxApp):
     def invalid(self, field: str, value: Any, message: str) -> httpx.Response:
         return self.error(400, message, field=field, value=value)
 
+    def _save(self, lead: dict[str, Any]) -> None:
+        self.store.put("lead", lead["id"], lead)
+
     def _new_lead(self, fields: dict[str, Any], *, at: str) -> dict[str, Any]:
-        self._serial += 1
-        lead_id = record_id("rec", f"lead-{self._serial}")
+        lead_id = record_id("rec", f"lead-{self.store.counter('lead')}")
         lead: dict[str, Any] = {"id": lead_id, **dict.fromkeys(LEAD_FIELDS)}
         lead.update({k: v for k, v in fields.items() if k in LEAD_FIELDS})
         lead["engagement_stage"] = lead["engagement_stage"] or "1st degree"
         lead["created_at"] = lead["updated_at"] = at
-        self.leads[lead_id] = lead
+        lead["_cleaned"] = lead["_enriched"] = False
+        self._save(lead)
         return lead
 
     def _check_lead_fields(self, body: dict[str, Any]) -> httpx.Response | None:
@@ -179,12 +178,16 @@ class Sandbox(SandboxApp):
         return None
 
     def _lead_or_404(self, lead_id: str) -> dict[str, Any] | httpx.Response:
-        lead = self.leads.get(lead_id)
+        lead = self.store.get("lead", lead_id)
         return lead if lead is not None else self.error(404, f"Lead {lead_id} not found")
 
     def _campaign_or_404(self, campaign_id: str) -> dict[str, Any] | httpx.Response:
-        campaign = self.campaigns.get(campaign_id)
+        campaign = self.store.get("campaign", campaign_id)
         return campaign if campaign is not None else self.error(404, f"Campaign {campaign_id} not found")
+
+    @staticmethod
+    def _public(lead: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in lead.items() if not k.startswith("_")}
 
     @staticmethod
     def _int_param(request: httpx.Request, name: str, default: int) -> int | None:
@@ -195,6 +198,16 @@ class Sandbox(SandboxApp):
             return int(raw)
         except ValueError:
             return None
+
+    # -- test hooks ------------------------------------------------------------------------------
+
+    def leads(self) -> dict[str, dict[str, Any]]:
+        with self.store.transaction():
+            return {lead["id"]: self._public(lead) for lead in self.store.list("lead")}
+
+    def campaigns(self) -> dict[str, dict[str, Any]]:
+        with self.store.transaction():
+            return {c["id"]: c for c in self.store.list("campaign")}
 
     # -- leads -----------------------------------------------------------------------------------
 
@@ -210,7 +223,7 @@ class Sandbox(SandboxApp):
         source = request.url.params.get("source")
         matches = [
             lead
-            for lead in self.leads.values()
+            for lead in self.store.list("lead")
             if (stage is None or lead["engagement_stage"] == stage) and (source is None or lead["source"] == source)
         ]
         page = [{k: lead[k] for k in _LIST_FIELDS} for lead in matches[offset : offset + limit]]
@@ -225,7 +238,7 @@ class Sandbox(SandboxApp):
         lead = self._lead_or_404(lead_id)
         if isinstance(lead, httpx.Response):
             return lead
-        return self.ok({k: v for k, v in lead.items() if k != "source"})
+        return self.ok({k: v for k, v in self._public(lead).items() if k != "source"})
 
     @route("POST", "/leads")
     def create_lead(self, request: httpx.Request) -> httpx.Response:
@@ -253,16 +266,13 @@ class Sandbox(SandboxApp):
             return self.invalid("name", body["name"], "name cannot be empty")
         lead.update(body)
         lead["updated_at"] = self.now()
+        self._save(lead)
         return self.ok({"id": lead_id, "message": "Lead updated successfully", "updated_fields": sorted(body)})
 
     @route("DELETE", "/leads/{lead_id}")
     def delete_lead(self, request: httpx.Request, lead_id: str) -> httpx.Response:
-        lead = self._lead_or_404(lead_id)
-        if isinstance(lead, httpx.Response):
-            return lead
-        del self.leads[lead_id]
-        self.cleaned.discard(lead_id)
-        self.enriched.discard(lead_id)
+        if not self.store.delete("lead", lead_id):
+            return self.error(404, f"Lead {lead_id} not found")
         return self.ok({"id": lead_id, "message": "Lead deleted successfully"})
 
     # -- sync and cleaning -----------------------------------------------------------------------
@@ -274,22 +284,25 @@ class Sandbox(SandboxApp):
         for flag in ("force_full_sync", "clean_data"):
             if flag in body and not isinstance(body[flag], bool):
                 return self.invalid(flag, body[flag], f"{flag} must be true or false")
-        airtable = [lead for lead in self.leads.values() if lead["source"] == "airtable"]
+        airtable = [lead for lead in self.store.list("lead") if lead["source"] == "airtable"]
         cleaned = 0
         if body.get("clean_data", True):
             for lead in airtable:
                 for field in ("name", "email", "company"):
                     lead[field] = clean_value(field, lead[field])
-                self.cleaned.add(lead["id"])
+                lead["_cleaned"] = True
+                self._save(lead)
                 cleaned += 1
-        self.sync.update(last_sync=self.now(), sync_status="completed", total_synced=len(airtable))
+        sync = self.store.meta("sync")
+        sync.update(last_sync=self.now(), sync_status="completed", total_synced=len(airtable))
+        self.store.set_meta("sync", sync)
         return self.ok(
             {"synced_leads": len(airtable), "cleaned_leads": cleaned, "skipped_leads": 0, "sync_duration": "0.4s"}
         )
 
     @route("GET", "/sync/status")
     def sync_status(self, request: httpx.Request) -> httpx.Response:
-        return self.ok(dict(self.sync))
+        return self.ok(self.store.meta("sync"))
 
     @route("POST", "/clean/lead")
     def clean_lead(self, request: httpx.Request) -> httpx.Response:
@@ -315,16 +328,17 @@ class Sandbox(SandboxApp):
         force = bool(body.get("force_reclean", False))
         done, skipped, missing = [], [], []
         for lead_id in ids:
-            lead = self.leads.get(lead_id)
+            lead = self.store.get("lead", lead_id)
             if lead is None:
                 missing.append(lead_id)
-            elif lead_id in self.cleaned and not force:
+            elif lead["_cleaned"] and not force:
                 skipped.append(lead_id)
             else:
                 for field in ("name", "email", "company"):
                     lead[field] = clean_value(field, lead[field])
                 lead["updated_at"] = self.now()
-                self.cleaned.add(lead_id)
+                lead["_cleaned"] = True
+                self._save(lead)
                 done.append(lead_id)
         return self.ok(
             {
@@ -383,7 +397,8 @@ class Sandbox(SandboxApp):
             lead["email"] = f"{'.'.join(lead['name'].lower().split())}@{company}.example.com"
             filled.append("email")
         lead["updated_at"] = self.now()
-        self.enriched.add(lead["id"])
+        lead["_enriched"] = True
+        self._save(lead)
         return self.ok(
             {"lead_id": lead["id"], "fields_enriched": filled, "sources_used": sources, "confidence_score": 0.89}
         )
@@ -392,8 +407,14 @@ class Sandbox(SandboxApp):
 
     @route("GET", "/campaigns")
     def list_campaigns(self, request: httpx.Request) -> httpx.Response:
-        campaigns = list(self.campaigns.values())
-        return self.ok({"campaigns": campaigns, "total": len(campaigns)})
+        campaigns = self.store.list("campaign")
+        shape = self.shape["campaign_list"]
+        if shape == "object":
+            return self.ok({"campaigns": campaigns, "total": len(campaigns)})
+        if shape == "paginated":
+            pagination = {"limit": 50, "offset": 0, "total": len(campaigns), "has_more": False}
+            return self.ok(campaigns, pagination=pagination)
+        return self.ok(campaigns)
 
     @route("POST", "/campaigns")
     def create_campaign(self, request: httpx.Request) -> httpx.Response:
@@ -410,8 +431,8 @@ class Sandbox(SandboxApp):
             return self.invalid(
                 "schedule.max_sends_per_day", schedule.get("max_sends_per_day"), "must be a positive integer"
             )
-        campaign_id = record_id("cmp", f"campaign-{len(self.campaigns) + 1}")
-        self.campaigns[campaign_id] = {
+        campaign_id = record_id("cmp", f"campaign-{self.store.counter('campaign')}")
+        campaign = {
             "id": campaign_id,
             "name": body["name"],
             "target_stage": body["target_stage"],
@@ -421,6 +442,9 @@ class Sandbox(SandboxApp):
             "messages_sent": 0,
             "created_at": self.now(),
         }
+        self.store.put("campaign", campaign_id, campaign)
+        if self.shape["campaign_create"] == "object":
+            return self.ok(campaign, status=201)
         return self.ok({"id": campaign_id, "status": "draft", "message": "Campaign created successfully"}, status=201)
 
     def _transition(self, campaign_id: str, allowed_from: tuple[str, ...], to: str, verb: str) -> httpx.Response:
@@ -428,10 +452,19 @@ class Sandbox(SandboxApp):
         if isinstance(campaign, httpx.Response):
             return campaign
         if campaign["status"] not in allowed_from:
-            return self.error(
-                409, f"Cannot {verb} a campaign that is {campaign['status']}", current_status=campaign["status"]
+            if self.shape["campaign_conflict"] == "refused":
+                return self.invalid(
+                    "status", campaign["status"], f"Cannot {verb} a campaign that is {campaign['status']}"
+                )
+            return self.ok(
+                {
+                    "id": campaign_id,
+                    "status": campaign["status"],
+                    "message": f"Campaign is already {campaign['status']}",
+                }
             )
         campaign["status"] = to
+        self.store.put("campaign", campaign_id, campaign)
         return self.ok({"id": campaign_id, "status": to, "message": f"Campaign {to}"})
 
     @route("POST", "/campaigns/{campaign_id}/start")
@@ -459,7 +492,7 @@ class Sandbox(SandboxApp):
 
     @route("GET", "/analytics/leads")
     def lead_analytics(self, request: httpx.Request) -> httpx.Response:
-        leads = list(self.leads.values())
+        leads = self.store.list("lead")
         return self.ok(
             {
                 "total_leads": len(leads),
@@ -477,7 +510,8 @@ class Sandbox(SandboxApp):
 
     @route("GET", "/analytics/campaigns")
     def campaign_analytics(self, request: httpx.Request) -> httpx.Response:
-        campaigns = list(self.campaigns.values())
+        campaigns = self.store.list("campaign")
+        leads = self.store.list("lead")
         return self.ok(
             {
                 "total_campaigns": len(campaigns),
@@ -487,9 +521,7 @@ class Sandbox(SandboxApp):
                         "id": c["id"],
                         "name": c["name"],
                         "status": c["status"],
-                        "target_leads": sum(
-                            1 for lead in self.leads.values() if lead["engagement_stage"] == c["target_stage"]
-                        ),
+                        "target_leads": sum(1 for lead in leads if lead["engagement_stage"] == c["target_stage"]),
                         "messages_sent": c["messages_sent"],
                     }
                     for c in campaigns

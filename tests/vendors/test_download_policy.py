@@ -15,7 +15,7 @@ import pytest
 
 from enrich_mcp.errors import VendorProtocolError
 from enrich_mcp.http import Auth, VendorHTTP
-from enrich_mcp.sandbox.audiencelab import EXPORT_HOST
+from enrich_mcp.sandbox.audiencelab import BUCKET, GCS_HOST
 from enrich_mcp.sandbox.audiencelab import Sandbox as AudienceLabSandbox
 from enrich_mcp.server import build_server
 from enrich_mcp.settings import Settings, VendorConfig
@@ -76,14 +76,14 @@ async def test_audiencelab_downloads_follow_the_same_policy(base_url: str, url: 
 
 
 def http_exports(sandbox: AudienceLabSandbox) -> Callable[[httpx.Request], httpx.Response]:
-    """The sandbox, but its COMPLETED jobs point at an http:// export URL."""
+    """The sandbox, but its COMPLETED jobs point at an http:// address of their (public) export file."""
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == EXPORT_HOST:
+        if request.url.host == GCS_HOST:
             request = httpx.Request("GET", request.url.copy_with(scheme="https"), headers=request.headers)
         response = sandbox.handle(request)
         if request.method == "GET" and request.url.path == "/enrichments":
-            body = response.content.replace(f"https://{EXPORT_HOST}".encode(), f"http://{EXPORT_HOST}".encode())
+            body = response.content.replace(f"gs://{BUCKET}/".encode(), f"http://{GCS_HOST}/{BUCKET}/".encode())
             return httpx.Response(response.status_code, content=body, headers={"Content-Type": "application/json"})
         return response
 
@@ -94,7 +94,7 @@ def http_exports(sandbox: AudienceLabSandbox) -> Callable[[httpx.Request], httpx
 async def test_an_audiencelab_job_with_an_http_csv_url_fails_unless_the_api_is_http(
     make_settings: Callable[..., Settings], base_url: str | None, finished: bool
 ) -> None:
-    sandbox = AudienceLabSandbox()
+    sandbox = AudienceLabSandbox(variants={"gcs_access": "public", "csv_header": "upper"})
     settings = make_settings(toolsets=["audiencelab"], vendors={"audiencelab": VendorConfig(base_url=base_url)})
     server = build_server(settings, transports={"audiencelab": httpx.MockTransport(http_exports(sandbox))})
     try:
@@ -106,11 +106,11 @@ async def test_an_audiencelab_job_with_an_http_csv_url_fails_unless_the_api_is_h
     finally:
         server.runtime.close()
     out: dict[str, Any] = result.structured_content or {}
-    downloads = [r for r in sandbox.requests if r.url.host == EXPORT_HOST]
+    downloads = [r for r in sandbox.requests if r.url.host == GCS_HOST]
     if finished:
         assert out["job"]["status"] == "completed" and out["job"]["result_count"] == 1
         assert len(downloads) == 1 and "x-api-key" not in downloads[0].headers
     else:
         assert out["job"]["status"] == "failed", out
-        assert f"http://{EXPORT_HOST} is not allowed" in out["job"]["error"]
+        assert f"http://{GCS_HOST} is not allowed" in out["job"]["error"]
         assert downloads == []

@@ -6,12 +6,24 @@ import csv
 import gzip
 import io
 from typing import Any
+from urllib.parse import quote
 
 from enrich_mcp.errors import VendorProtocolError
 from enrich_mcp.http import VendorHTTP
 
 VENDOR = "audiencelab"
 MAX_PAGE_SIZE = 1000
+GCS_PUBLIC = "https://storage.googleapis.com"
+
+
+def gcs_public_url(csv_url: str) -> str | None:
+    """``gs://bucket/path`` as its public https address (readable without a key when the object is public)."""
+    if not csv_url.startswith("gs://"):
+        return None
+    bucket, _, path = csv_url.removeprefix("gs://").partition("/")
+    if not bucket or not path:
+        return None
+    return f"{GCS_PUBLIC}/{bucket}/{quote(path, safe='/')}"
 
 
 class AudienceLabClient:
@@ -63,8 +75,8 @@ class AudienceLabClient:
         return None, start_page
 
     async def download_results(self, csv_url: str) -> list[dict[str, str]]:
-        """Fetch the signed ``csv_url`` (no key is sent; the one download policy of ``http.py``) and parse the
-        gzipped CSV into rows."""
+        """Fetch an https ``csv_url`` (no key is sent; the one download policy of ``http.py``) and parse the
+        (gzipped) CSV into rows."""
         data = await self.http.download(csv_url)
         if data[:2] == b"\x1f\x8b":  # served as a .gz file; httpx already undid any Content-Encoding
             try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from enrich_mcp.errors import VendorProtocolError
+from enrich_mcp.errors import VendorAuthError, VendorBadRequest, VendorForbidden, VendorNotFound, VendorProtocolError
 from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome, StepOutcomeUnknown
-from enrich_mcp.vendors.audiencelab.client import VENDOR, AudienceLabClient
+from enrich_mcp.vendors.audiencelab.client import VENDOR, AudienceLabClient, gcs_public_url
 
 STATUS: dict[str, JobStatus] = {
     "IN_QUEUE": "queued",
@@ -32,12 +32,18 @@ def _epoch(value: Any) -> float | None:
         return None
 
 
+# Google Cloud Storage's answers for an object it will not serve without credentials.
+_REFUSED = (VendorAuthError, VendorForbidden, VendorNotFound, VendorBadRequest)
+
+
 def gs_message(csv_url: str) -> str:
+    public = gcs_public_url(csv_url)
     return (
-        f"AudienceLab finished, but the results are in Google Cloud Storage at {csv_url}, which needs Google Cloud "
-        f"credentials that enrich-mcp does not have. Fetch the file with `gsutil cp {csv_url} .` (or "
-        f"`gcloud storage cp {csv_url} .`) as an account that can read the bucket, then `gunzip` it. "
-        "No rows were imported here."
+        f"AudienceLab finished, but the results are in Google Cloud Storage at {csv_url}"
+        + (f", and the bucket refused an anonymous download ({public})" if public else "")
+        + ". Fetching it needs Google Cloud credentials that enrich-mcp does not have: run "
+        f"`gsutil cp {csv_url} .` (or `gcloud storage cp {csv_url} .`) as an account that can read the bucket, "
+        "then `gunzip` it. No rows were imported here."
     )
 
 
@@ -119,7 +125,20 @@ class EnrichmentJobHandler:
             return PollOutcome(status=status, vendor_status=word, summary=summary)
         csv_url = str(row.get("csv_url") or "")
         if csv_url.startswith("gs://"):
-            return PollOutcome(status="completed", vendor_status=word, summary=summary, message=gs_message(csv_url))
+            # The document's only form. A public object is readable at its https address, without a key.
+            public = gcs_public_url(csv_url)
+            try:
+                rows = await self.client.download_results(public) if public else None
+            except _REFUSED:
+                rows = None
+            if rows is None:
+                return PollOutcome(status="completed", vendor_status=word, summary=summary, message=gs_message(csv_url))
+            return PollOutcome(
+                status="completed",
+                vendor_status=word,
+                summary={**summary, "rows": len(rows), "downloaded_from": public},
+                rows=rows,
+            )
         try:
             if not csv_url:
                 raise VendorProtocolError(VENDOR, "no csv_url")

@@ -29,7 +29,8 @@ MAX_RECORDS = 10_000
 def checked(result: JobResult) -> JobResult:
     """A gs:// delivery's fetch instructions become the next step."""
     job = result.job
-    if job.status == "completed" and str(job.summary.get("csv_url", "")).startswith("gs://") and job.message:
+    gs_only = str(job.summary.get("csv_url", "")).startswith("gs://") and "rows" not in job.summary
+    if job.status == "completed" and gs_only and job.message:
         result.next_step = job.message
     return result
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
+
+import anyio
 
 from enrich_mcp.errors import VendorProtocolError
 from enrich_mcp.http import UUID_PATTERN, VendorHTTP, segment
@@ -16,12 +18,20 @@ TEMPLATE_PATHS = {
     "firecrawl": "/columns/firecrawl-templates",
 }
 TEMPLATE_ID_FIELDS = {"ai": "ai_column_template_id", "multi_ai": "multi_ai_id", "firecrawl": "firecrawl_id"}
+"""The id keys the document writes (``<ai_column_template_id>``, ``multi_ai_id``, ``firecrawl_id``)."""
 JOB_PATHS = {"enrichment": "/enrichment", "validation": "/validation"}
+MAX_UPLOADS_IN_FLIGHT = 3
+"""The document: "max 3 concurrent uploads per account"; beyond it Enrichabl answers 429."""
 
 
 def _data(body: Any, what: str) -> list[dict[str, Any]]:
-    """Listings answer ``{"data": [...]}`` (or a bare array)."""
-    items = body.get("data") if isinstance(body, dict) else body
+    """A listing: ``{"data": [...]}``, a bare array, or one named array (``{"pipelines": [...]}``)."""
+    items = body
+    if isinstance(body, dict):
+        items = body.get("data")
+        if not isinstance(items, list):
+            lists = [v for v in body.values() if isinstance(v, list)]
+            items = lists[0] if len(lists) == 1 else None
     if not isinstance(items, list):
         raise VendorProtocolError(VENDOR, f"{what} did not answer with a list")
     return [item for item in items if isinstance(item, dict)]
@@ -33,6 +43,64 @@ def _object(body: Any, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise VendorProtocolError(VENDOR, f"{what} did not answer with an object")
     return body
+
+
+def template_id(template: dict[str, Any], kind: str) -> str | None:
+    """A template's id: the document's key for its kind, else any key an API would use for it."""
+    keys = (TEMPLATE_ID_FIELDS[kind], "id", "template_id", f"{kind}_template_id", *TEMPLATE_ID_FIELDS.values())
+    for key in keys:
+        value = template.get(key)
+        if isinstance(value, str | int) and str(value):
+            return str(value)
+    return None
+
+
+def job_id_of(answer: Any, run: str) -> str | None:
+    """The job id of a start answer; the document shows none, so every plausible key is read."""
+    if not isinstance(answer, dict):
+        return None
+    for key in ("job_id", "jobId", "id", f"{run}_job_id", f"{run}JobId"):
+        value = answer.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)
+    for key in ("job", "data", f"{run}_job"):
+        if (nested := job_id_of(answer.get(key), run)) is not None:
+            return nested
+    return None
+
+
+def _count(value: Any) -> int | None:
+    """A count given as a number, or as the list of the rows it counts."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, list):
+        return len(value)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def upload_counts(answer: dict[str, Any]) -> dict[str, int | None]:
+    """An upload's created / skipped / failed / dropped counts.
+
+    The document says "a summary of created / skipped / failed per row" and that a truncated
+    batch "reports how many were dropped", without a shape: counts or per-row lists are read,
+    at the top or under ``summary``, and ``truncated`` as a count when it is a number.
+    """
+    nested = answer.get("summary")
+    summary: dict[str, Any] = nested if isinstance(nested, dict) else answer
+    out = {name: _count(summary.get(name, answer.get(name))) for name in ("created", "skipped", "failed")}
+    dropped = summary.get("dropped", answer.get("dropped"))
+    truncated = summary.get("truncated", answer.get("truncated"))
+    if dropped is None and not isinstance(truncated, bool):
+        dropped = truncated
+    if isinstance(dropped, dict):  # {"dropped": {"count": n}} or {"truncated": {"dropped": n}}
+        dropped = dropped.get("count", dropped.get("dropped"))
+    out["dropped"] = _count(dropped)
+    return out
 
 
 def pipeline_segment(pipeline_id: str) -> str:
@@ -57,6 +125,8 @@ def _leads_page(answer: Any) -> dict[str, Any]:
 class EnrichablClient:
     def __init__(self, http: VendorHTTP) -> None:
         self.http = http
+        # One client per server and key: every upload of every call shares the account's three slots.
+        self.upload_slots = anyio.Semaphore(MAX_UPLOADS_IN_FLIGHT)
 
     async def list_pipelines(self) -> list[dict[str, Any]]:
         return await self.http.json("GET", "/pipelines", parse=lambda b: _data(b, "GET /pipelines"))
@@ -69,21 +139,28 @@ class EnrichablClient:
     async def create_pipeline(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.http.json("POST", "/pipelines", json_body=body, parse=lambda b: _object(b, "POST /pipelines"))
 
-    async def upload_leads(self, pipeline_id: str, body: bytes) -> dict[str, Any]:
+    async def upload_leads(
+        self, pipeline_id: str, body: bytes, *, still_wanted: Callable[[], bool] | None = None
+    ) -> dict[str, Any] | None:
         """POST /pipelines/:id/leads with a pre-serialised JSON array (the caller measured its size).
 
-        Not resent after a lost answer (408/5xx, read timeout): the caller reports that chunk as "unknown".
-        The document's dedup by email would make a resend create nothing twice, but the resent chunk would
-        come back as "skipped" and its real outcome (created, or truncated by the quota) would be lost.
-        429 (the concurrent-upload cap) stored nothing and is retried.
+        Waits for one of the account's three upload slots, shared by every call of this server;
+        ``still_wanted`` is asked once the slot is held (``None`` comes back when it says no, and
+        nothing is sent). Not resent after a lost answer (408/5xx, read timeout): the caller reports
+        that chunk as "unknown". The document's dedup by email would make a resend create nothing
+        twice, but the resent chunk would come back as "skipped" and its real outcome (created, or
+        truncated by the quota) would be lost. 429 (the concurrent-upload cap) stored nothing and is retried.
         """
-        return await self.http.json(
-            "POST",
-            f"/pipelines/{pipeline_segment(pipeline_id)}/leads",
-            content=body,
-            headers={"Content-Type": "application/json"},
-            parse=lambda b: _object(b, "POST /pipelines/:id/leads"),
-        )
+        async with self.upload_slots:
+            if still_wanted is not None and not still_wanted():
+                return None
+            return await self.http.json(
+                "POST",
+                f"/pipelines/{pipeline_segment(pipeline_id)}/leads",
+                content=body,
+                headers={"Content-Type": "application/json"},
+                parse=lambda b: _object(b, "POST /pipelines/:id/leads"),
+            )
 
     async def list_leads(self, pipeline_id: str, limit: int, offset: int) -> dict[str, Any]:
         """One page: ``{"data": [...], "pagination": {limit, offset, total, has_more}}``."""
@@ -130,13 +207,22 @@ class EnrichablClient:
         path = f"{JOB_PATHS[kind]}/start"
 
         def job_id(answer: Any) -> str:
-            found = _object(answer, f"POST {path}")
-            value = found.get("job_id") or found.get("id")
-            if not value:
-                raise VendorProtocolError(VENDOR, f"POST {path} did not answer with a job_id")
-            return str(value)
+            found = job_id_of(answer, kind)
+            if found is None:
+                raise VendorProtocolError(VENDOR, f"POST {path} did not answer with a job id")
+            return found
 
         return await self.http.json("POST", path, json_body=body, spends=True, parse=job_id)
+
+    async def get_enrichment_job(self, job_id: str) -> dict[str, Any]:
+        """GET /enrichment/jobs/:job_id, the job record (the document gives no shape; ``job``/``data`` unwrapped)."""
+
+        def record(answer: Any) -> dict[str, Any]:
+            if isinstance(answer, dict) and isinstance(answer.get("job"), dict) and len(answer) == 1:
+                answer = answer["job"]
+            return _object(answer, "GET /enrichment/jobs/:job_id")
+
+        return await self.http.json("GET", f"/enrichment/jobs/{_job(job_id)}", parse=record)
 
     async def progress(self, kind: str, job_id: str) -> dict[str, Any]:
         path = f"{JOB_PATHS[kind]}/jobs/{_job(job_id)}/progress"

@@ -72,7 +72,8 @@ class RunHandler:
 
     ``job.request`` holds ``body`` (sent as is), ``target`` (pipeline_id / limit /
     lead_ids, for the read-back) and, for enrichment, ``value_keys``: the
-    lead_custom_fields keys the run writes.
+    lead_custom_fields keys the run writes (``None`` when the template could not
+    be identified: each row then carries the whole lead_custom_fields).
     """
 
     vendor = VENDOR
@@ -184,7 +185,10 @@ class RunHandler:
             return row
         custom = flat.get("lead_custom_fields")
         custom = custom if isinstance(custom, dict) else {}
-        for key in request.get("value_keys", []):
+        keys = request.get("value_keys")
+        if keys is None:  # the template (and so its keys) was not identified: show every custom field
+            row["lead_custom_fields"] = custom
+        for key in keys or []:
             row[key] = custom.get(key)
         return row
 

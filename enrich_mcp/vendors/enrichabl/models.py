@@ -307,7 +307,16 @@ class Column(BaseModel):
 class Template(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+    template_id: str | None = Field(
+        default=None,
+        description="The template's id, whichever key Enrichabl used for it (pass it as template_id / ai_template_id)",
+    )
     name: str | None = None
+
+
+class EnrichmentJobRecord(BaseModel):
+    job_id: str
+    record: dict[str, Any] = Field(description="Enrichabl's job record as sent (the document gives no shape)")
 
 
 class TemplateList(BaseModel):

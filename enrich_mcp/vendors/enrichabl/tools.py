@@ -12,12 +12,14 @@ from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, require, start_job
 from enrich_mcp.vendors.base import VendorServices
-from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, TEMPLATE_ID_FIELDS, EnrichablClient
+from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, EnrichablClient
+from enrich_mcp.vendors.enrichabl.client import template_id as template_id_of
 from enrich_mcp.vendors.enrichabl.jobs import ListLeadsHandler, RunHandler
 from enrich_mcp.vendors.enrichabl.models import (
     AiRun,
     ColumnSpec,
     Enrichment,
+    EnrichmentJobRecord,
     FirecrawlRun,
     Lead,
     LeadsPage,
@@ -209,14 +211,18 @@ def register(tools: Toolset, services: VendorServices) -> None:
     @tools.tool(read_only=True, idempotent=True)
     async def enrichabl_list_templates(kind: TemplateKind) -> TemplateList:
         """List AI, multi-AI or Firecrawl templates (ids for columns and enrichment). Free."""
-        templates = [Template.model_validate(t) for t in await client.list_templates(kind)]
+        templates = [
+            Template.model_validate({**t, "template_id": template_id_of(t, kind)})
+            for t in await client.list_templates(kind)
+        ]
         return TemplateList(kind=kind, templates=templates, count=len(templates))
 
     @tools.tool(read_only=False, idempotent=False)
     async def enrichabl_create_template(template: TemplateSpec) -> Template:
         """Create an AI, multi-AI or Firecrawl template. Free."""
         body = template.model_dump(exclude_none=True, exclude={"kind"})
-        return Template.model_validate(await client.create_template(template.kind, body))
+        created = await client.create_template(template.kind, body)
+        return Template.model_validate({**created, "template_id": template_id_of(created, template.kind)})
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -234,19 +240,23 @@ def register(tools: Toolset, services: VendorServices) -> None:
         target = _target(pipeline_id, limit, lead_ids)
         body: dict[str, Any] = {**target, **enrichment.model_dump()}
         if isinstance(enrichment, FirecrawlRun):
-            value_keys = [f"Firecrawl: {f}" for f in enrichment.firecrawl_extract_config.output_fields]
+            value_keys: list[str] | None = [
+                f"Firecrawl: {f}" for f in enrichment.firecrawl_extract_config.output_fields
+            ]
         else:
             kind = "ai" if isinstance(enrichment, AiRun) else "multi_ai"
             template_id = (
                 enrichment.ai_template_id if isinstance(enrichment, AiRun) else enrichment.multi_ai_template_id
             )
-            found = [
-                t for t in await client.list_templates(kind) if str(t.get(TEMPLATE_ID_FIELDS[kind])) == template_id
-            ]
-            require(bool(found), f"No {kind} template with id {template_id}; see enrichabl_list_templates.")
-            name = str(found[0].get("name"))
-            fields = found[0].get("output_fields") or []
-            value_keys = [name] if kind == "ai" else [f"{name}: {f}" for f in fields]
+            # The template names the lead_custom_fields keys the run writes. Its id key is a guess (the
+            # document writes <ai_column_template_id>), so a template not found here is left to
+            # Enrichabl to accept or refuse; the read-back then returns all of lead_custom_fields.
+            found = [t for t in await client.list_templates(kind) if template_id_of(t, kind) == template_id]
+            value_keys = None
+            if found and found[0].get("name"):
+                name = str(found[0]["name"])
+                fields = found[0].get("output_fields") or []
+                value_keys = [name] if kind == "ai" else [f"{name}: {f}" for f in fields]
         enrichment_type = enrichment.enrichment_type
         return await start_run(
             ctx,
@@ -284,3 +294,10 @@ def register(tools: Toolset, services: VendorServices) -> None:
             wait_seconds=wait_seconds,
             confirm=confirm,
         )
+
+    @tools.tool(read_only=True, idempotent=True)
+    async def enrichabl_get_enrichment_job(
+        job_id: Annotated[str, Field(min_length=1, max_length=100, description="Its vendor_job_id")],
+    ) -> EnrichmentJobRecord:
+        """Read Enrichabl's own record of an enrichment job, e.g. one started in its UI (get_job tracks ours). Free."""
+        return EnrichmentJobRecord(job_id=job_id, record=await client.get_enrichment_job(job_id))

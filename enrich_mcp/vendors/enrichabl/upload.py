@@ -1,6 +1,8 @@
 """Chunked lead upload: ≤4,000 leads and <4 MB a request, at most 3 requests in flight.
 
-Each lead is sent exactly once. A 429 (the concurrent-upload cap) or 5xx means
+At most 3 requests are in flight per account across every call of the server:
+the client holds the account's slots. Each lead is sent exactly once. A 429
+(the concurrent-upload cap) or 5xx means
 the vendor stored nothing, so the shared HTTP layer resends that chunk; a chunk
 that got a 2xx is never resent. A 402 (quota) stops chunks not yet started, and
 the summary says which index ranges landed.
@@ -17,12 +19,11 @@ from typing import Any
 import anyio
 
 from enrich_mcp.errors import InputError, VendorCreditsError, VendorError, VendorResponseLost
-from enrich_mcp.vendors.enrichabl.client import EnrichablClient, pipeline_segment
+from enrich_mcp.vendors.enrichabl.client import EnrichablClient, pipeline_segment, upload_counts
 from enrich_mcp.vendors.enrichabl.models import LEAD_FIELDS, QuotaInfo, UploadChunk, UploadSummary
 
 MAX_LEADS_PER_REQUEST = 4_000  # the document's advice (~700 KB of typical leads)
 MAX_BODY_BYTES = 4_000_000  # strictly under the 4 MB cap, whichever way "MB" is counted
-MAX_IN_FLIGHT = 3  # concurrent bulk uploads per account
 
 
 def encode(item: Any) -> bytes:
@@ -127,38 +128,39 @@ async def upload(client: EnrichablClient, pipeline_id: str, leads: list[dict[str
     ]
     quota: list[QuotaInfo] = []
     errors: list[VendorError] = []
-    limit = anyio.Semaphore(MAX_IN_FLIGHT)
 
     async def send(chunk: Chunk) -> None:
-        async with limit:
-            if quota:
-                return  # the quota is full: later chunks would be refused too
-            result = results[chunk.index]
-            try:
-                answer = await client.upload_leads(pipeline_id, chunk.body)
-            except VendorCreditsError as exc:
-                errors.append(exc)
-                details = exc.details if isinstance(exc.details, dict) else {}
-                quota.append(
-                    QuotaInfo(
-                        message=exc.message,
-                        current_count=_int(details.get("current_count")),
-                        quota_limit=_int(details.get("quota_limit")),
-                    )
+        result = results[chunk.index]
+        try:
+            # Once a 402 says the quota is full, chunks still waiting for a slot are not sent.
+            answer = await client.upload_leads(pipeline_id, chunk.body, still_wanted=lambda: not quota)
+        except VendorCreditsError as exc:
+            errors.append(exc)
+            details = exc.details if isinstance(exc.details, dict) else {}
+            quota.append(
+                QuotaInfo(
+                    message=exc.message,
+                    current_count=_int(details.get("current_count")),
+                    quota_limit=_int(details.get("quota_limit")),
                 )
-                result.status, result.error = "quota_exceeded", exc.message
-                return
-            except VendorResponseLost as exc:
-                errors.append(exc)
-                result.status, result.error = "unknown", exc.message
-                return
-            except VendorError as exc:
-                errors.append(exc)
-                result.status, result.error = "failed", exc.message
-                return
-            for name in ("created", "skipped", "failed", "dropped"):
-                setattr(result, name, _int(answer.get(name)) or 0)
-            result.status = "truncated" if result.dropped or answer.get("truncated") else "landed"
+            )
+            result.status, result.error = "quota_exceeded", exc.message
+            return
+        except VendorResponseLost as exc:
+            errors.append(exc)
+            result.status, result.error = "unknown", exc.message
+            return
+        except VendorError as exc:
+            errors.append(exc)
+            result.status, result.error = "failed", exc.message
+            return
+        if answer is None:
+            return  # not sent: the quota filled up meanwhile
+        counts = upload_counts(answer)
+        for name, value in counts.items():
+            setattr(result, name, value or 0)
+        truncated = answer.get("truncated") is True or bool(counts["dropped"])
+        result.status = "truncated" if truncated else "landed"
 
     async with anyio.create_task_group() as tg:
         for chunk in chunks:

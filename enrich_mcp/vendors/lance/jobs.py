@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
+from enrich_mcp.errors import VendorError, VendorNotFound
 from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome
 from enrich_mcp.vendors.lance.client import VENDOR, LanceClient
 
+REUSED = ("pending", "finished")
+"""Statuses Lance hands back to a new trigger instead of starting again (the document's idempotency)."""
 STATUS: dict[str, JobStatus] = {
     "pending": "running",
     "finished": "completed",
@@ -15,6 +18,22 @@ STATUS: dict[str, JobStatus] = {
     "timeout": "failed",
     "cancelled": "cancelled",
 }
+
+
+def charged_by_trigger(before: dict[str, Any] | Literal["unknown"] | None, after: dict[str, Any]) -> bool:
+    """Whether our trigger started a new enrichment (and so used credits).
+
+    Lance answers a trigger with the existing pending or finished enrichment, free, however
+    it was started (another enrich-mcp job, Lance's web app); only a new record costs. A
+    ``finished`` answer is always an existing one. When the state before the trigger is
+    unknown, a pending answer counts as charged: the budget errs on the safe side.
+    """
+    if str(after.get("status")) != "pending":
+        return False
+    if before == "unknown":
+        return True
+    return before is None or str(before.get("status")) not in REUSED or before.get("id") != after.get("id")
+
 
 # Lance stops an enrichment after 800 s and marks it "timeout" when next read; past this we stop waiting.
 GIVE_UP_AFTER_SECONDS = 800 + 120
@@ -31,8 +50,15 @@ class EnrichmentJobHandler:
     async def submit(self, job: Job, ctl: JobControl) -> PollOutcome | None:
         record: dict[str, Any] = {}
 
+        # A trigger resent after a lost answer may find the enrichment its first send started.
+        resent = ctl.step_status("trigger") in ("sending", "submitting", "unknown")
+
         async def send() -> str:
+            # What Lance holds before our trigger decides whether the trigger started (and paid for)
+            # anything: Lance returns a pending or finished enrichment as is, whoever started it.
+            before = "unknown" if resent else await self._current(job)
             record.update(await self.client.trigger(job.request["person_id"], job.request["field"]))
+            job.state["charged"] = charged_by_trigger(before, record)
             return str(record["id"])
 
         # Lance documents the trigger as reusable (a pending or finished enrichment is returned, not restarted).
@@ -40,9 +66,6 @@ class EnrichmentJobHandler:
         job.state["triggered_at"] = time.time()
         if not record:  # resumed after a restart: the trigger already went through; just poll
             return None
-        # A new enrichment always starts "pending"; a "finished" answer is an existing one, free of charge.
-        # A "pending" one that another job of ours started was paid for by that job.
-        job.state["charged"] = record["status"] == "pending" and not await self._started_before(job, ctl, record["id"])
         return self._outcome(job, record)
 
     async def poll(self, job: Job, ctl: JobControl) -> PollOutcome:
@@ -57,9 +80,13 @@ class EnrichmentJobHandler:
     async def cancel(self, job: Job, ctl: JobControl) -> bool:
         return False  # Lance documents no way to cancel an enrichment
 
-    async def _started_before(self, job: Job, ctl: JobControl, enrichment_id: str) -> bool:
-        recent = await ctl.manager.list(vendor=VENDOR, limit=200)
-        return any(j.id != job.id and j.kind == self.kind and j.vendor_job_id == enrichment_id for j in recent)
+    async def _current(self, job: Job) -> dict[str, Any] | Literal["unknown"] | None:
+        try:
+            return await self.client.get(job.request["person_id"], job.request["field"])
+        except VendorNotFound:
+            return None
+        except VendorError:
+            return "unknown"
 
     @staticmethod
     def _outcome(job: Job, record: dict[str, Any]) -> PollOutcome:

@@ -40,6 +40,19 @@ def normalise(word: Any, what: str) -> JobStatus:
     return STATUS(word, what)
 
 
+def failure_reason(body: dict[str, Any]) -> str:
+    """Why a task failed: the document names no key, so look where APIs put it."""
+    for source in (body, body.get("result")):
+        if isinstance(source, dict):
+            for key in ("error", "message", "detail", "reason", "error_message"):
+                value = source.get(key)
+                if isinstance(value, str) and value.strip():
+                    return value.strip()
+                if isinstance(value, dict) and isinstance(value.get("message"), str):
+                    return value["message"]
+    return "no reason given"
+
+
 def _vendor_id(job: Job, step: str) -> str:
     """The vendor id a submit step recorded (survives restarts, unlike in-memory state)."""
     return job.vendor_job_id or str(job.state["steps"][step]["id"])
@@ -68,12 +81,14 @@ class ResearchHandler:
         status = normalise(word, "job-status")
         if status == "completed":
             result = body.get("result")
+            if result is None and "structured_data" in body:  # the result's fields beside the status
+                result = {k: v for k, v in body.items() if k not in ("task_id", "status")}
             if not isinstance(result, dict):
                 raise VendorProtocolError(VENDOR, "job-status said completed without a result object")
             await self.cache.set(VENDOR, self.operation, job.request, self.account, result)
             return PollOutcome(status="completed", vendor_status=word, rows=[result])
         if status == "failed":
-            reason = body.get("error") or body.get("message") or "no reason given"
+            reason = failure_reason(body)
             return PollOutcome(status="failed", vendor_status=word, error=f"Sixtyfour could not finish: {reason}")
         return PollOutcome(status=status, vendor_status=word, message=f"Sixtyfour says {word}")
 
@@ -82,7 +97,13 @@ class ResearchHandler:
 
 
 Channel = Literal["email", "phone"]
-_CHARGED = ("found", "not_found")
+# "unparsed": Sixtyfour finished the chunk (and so, presumably, billed it) but its answer for the lead
+# could not be read; counted as spent, the safe side of a budget.
+_CHARGED = ("found", "not_found", "unparsed")
+UNPARSED = (
+    "Sixtyfour answered, but in a shape enrich-mcp could not match to this lead; "
+    "the answer is kept as a raw row of this job (status raw)."
+)
 
 
 @dataclass
@@ -126,21 +147,24 @@ class BulkHandler:
         start = chunk["start"]
         return [self._row(start + i, leads[start + i], status, error=error) for i in range(chunk["size"])]
 
-    def _answered_rows(self, job: Job, chunk: dict[str, Any], items: list[Any]) -> list[dict[str, Any]]:
+    def _answered_rows(self, job: Job, chunk: dict[str, Any], result: Any) -> list[dict[str, Any]]:
+        """One row per lead of the chunk, then a ``raw`` row for each part of the answer no lead claimed."""
         leads = job.request["leads"]
+        part = leads[chunk["start"] : chunk["start"] + chunk["size"]]
+        answers, unclaimed = bulk_answers(result, part)
         rows = []
-        for i in range(chunk["size"]):
+        for i, answer in enumerate(answers):
             index = chunk["start"] + i
-            item = items[i] if i < len(items) else None
-            if not isinstance(item, dict):
-                rows.append(self._row(index, leads[index], "failed", error="missing from Sixtyfour's answer"))
-            elif item.get("error"):
-                rows.append(self._row(index, leads[index], "failed", error=str(item["error"])))
+            if answer is None:
+                rows.append(self._row(index, leads[index], "unparsed", error=UNPARSED))
+            elif answer.get("error"):
+                rows.append(self._row(index, leads[index], "failed", error=str(answer["error"])))
             else:
-                row = self._row(index, leads[index], "not_found", item)
+                row = self._row(index, leads[index], "not_found", answer)
                 if row.get("emails") or row.get("personal_email") or row.get("phones"):
                     row["status"] = "found"
                 rows.append(row)
+        rows += [{"index": None, "lead": None, "status": "raw", "chunk": chunk["start"], "raw": r} for r in unclaimed]
         return rows
 
     def _outcome(self, job: Job, rows: list[dict[str, Any]], vendor_status: str | None) -> PollOutcome:
@@ -221,10 +245,11 @@ class BulkHandler:
             status = normalise(word, "job-status")
             words.append(word)
             if status == "completed":
+                # Rows first: the chunk is marked done in the same stored update that appends them.
+                rows += self._answered_rows(job, chunk, body.get("result"))
                 chunk["status"] = "done"
-                rows += self._answered_rows(job, chunk, _result_items(body.get("result")))
             elif status == "failed":
-                error = f"Sixtyfour failed this chunk: {body.get('error') or 'no reason given'}"
+                error = f"Sixtyfour failed this chunk: {failure_reason(body)}"
                 chunk.update(status="failed", error=error)
                 rows += self._failed_rows(job, chunk, "failed", error)
         return self._outcome(job, rows, "processing" if "processing" in words else (words[-1] if words else None))
@@ -233,15 +258,88 @@ class BulkHandler:
         return False  # Sixtyfour has no cancel for bulk tasks
 
 
-def _result_items(result: Any) -> list[Any]:
-    """A bulk task's per-lead answers, in input order: a list, or a list under results/leads/data."""
+# Keys a per-lead answer may carry (the document's ``email`` / ``personal_email`` / ``phone``, and an error).
+_ANSWER_KEYS = frozenset({"email", "personal_email", "phone", "error", "emails", "phones"})
+_ECHO_KEYS = ("lead", "input", "lead_info", "request")
+_NESTED_KEYS = ("output", "result", "answer", "response", "data")
+_LIST_KEYS = ("results", "leads", "data", "items", "output", "outputs", "answers", "rows")
+
+
+def _items(result: Any) -> list[Any] | None:
+    """The list of per-lead parts of a bulk ``result``, wherever the (undocumented) shape put it."""
     if isinstance(result, list):
         return result
-    if isinstance(result, dict):
-        for key in ("results", "leads", "data"):
-            if isinstance(result.get(key), list):
-                return result[key]
-    raise VendorProtocolError(VENDOR, "a completed bulk task had no list of per-lead results")
+    if not isinstance(result, dict):
+        return None
+    for key in _LIST_KEYS:
+        value = result.get(key)
+        if isinstance(value, list):
+            return value
+        if isinstance(value, dict) and (inner := _items(value)) is not None:
+            return inner
+    if result and all(str(k).isdigit() for k in result):  # {"0": {...}, "1": {...}}
+        return [result[k] for k in sorted(result, key=lambda k: int(str(k)))]
+    lists = [v for v in result.values() if isinstance(v, list) and v and all(isinstance(i, dict) for i in v)]
+    return lists[0] if len(lists) == 1 else None
+
+
+def _split(item: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None, bool]:
+    """``(answer, echoed lead, echo is explicit)`` of one part: ``{lead, ...answer}``, ``{input, output}``,
+    or the lead merged with its answer (then the echo is the part itself)."""
+    if not isinstance(item, dict):
+        return None, None, False
+    echo = next((item[k] for k in _ECHO_KEYS if isinstance(item.get(k), dict)), None)
+    nested = next((item[k] for k in _NESTED_KEYS if isinstance(item.get(k), dict)), None)
+    if nested is not None and _ANSWER_KEYS & nested.keys():
+        return {**nested, **({"error": item["error"]} if item.get("error") else {})}, echo, echo is not None
+    answer = {k: v for k, v in item.items() if k not in _ECHO_KEYS}
+    if not _ANSWER_KEYS & answer.keys():
+        return None, echo, echo is not None
+    if echo is not None:
+        return answer, echo, True
+    return answer, item, False
+
+
+def _echoes(echo: dict[str, Any] | None, explicit: bool, lead: dict[str, Any]) -> bool:
+    """Whether ``echo`` repeats ``lead``; a merged part's answer keys (``email``…) may overwrite the lead's."""
+    if echo is None:
+        return False
+    fields = lead if explicit else {k: v for k, v in lead.items() if k not in _ANSWER_KEYS}
+    return bool(fields) and all(echo.get(k) == v for k, v in fields.items())
+
+
+def bulk_answers(result: Any, leads: list[dict[str, Any]]) -> tuple[list[dict[str, Any] | None], list[Any]]:
+    """Each lead's answer in a bulk task's ``result`` (``None`` where none could be read), and the unclaimed parts.
+
+    The document gives no shape. Parts that echo their lead are matched by it, in any order;
+    otherwise a list as long as the input is read in input order. Nothing is dropped: what no
+    lead claims comes back to be kept as raw rows.
+    """
+    items = _items(result)
+    if items is None:
+        return [None] * len(leads), [result]
+    answers: list[dict[str, Any] | None] = [None] * len(leads)
+    split = [_split(item) for item in items]
+    unclaimed: list[Any] = []
+    matched_any = False
+    for item, (answer, echo, explicit) in zip(items, split, strict=True):
+        index = next(
+            (
+                i
+                for i, lead in enumerate(leads)
+                if answers[i] is None and answer is not None and _echoes(echo, explicit, lead)
+            ),
+            None,
+        )
+        if index is None:
+            unclaimed.append(item)
+        else:
+            answers[index] = answer
+            matched_any = True
+    if not matched_any and len(items) == len(leads):
+        answers = [answer for answer, _, _ in split]  # no echo: read in input order
+        unclaimed = [item for item, (answer, _, _) in zip(items, split, strict=True) if answer is None]
+    return answers, unclaimed
 
 
 @dataclass
@@ -281,7 +379,7 @@ class DeepSearchHandler:
             )
         if status == "failed":
             return PollOutcome(
-                status="failed", vendor_status=word, error=f"The deep search failed: {body.get('error') or 'no reason'}"
+                status="failed", vendor_status=word, error=f"The deep search failed: {failure_reason(body)}"
             )
         return PollOutcome(status=status, vendor_status=word, summary=summary, message=body.get("progress_message"))
 

@@ -141,12 +141,26 @@ class FoundPhone(BaseModel):
 
 
 def parse_emails(raw: dict[str, Any]) -> list[FoundEmail]:
-    """``email`` is ``[[address, OK|UNKNOWN, COMPANY|PERSONAL], ...]`` per the document."""
+    """``email`` is ``[[address, OK|UNKNOWN, COMPANY|PERSONAL], ...]`` per the document.
+
+    A bare address, a list of addresses or of ``{address|email, status, type}`` objects are read too.
+    """
+    value = raw.get("email")
     found = []
-    for item in raw.get("email") or []:
+    for item in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
         if isinstance(item, list | tuple) and item:
             parts = [str(p) for p in item] + ["UNKNOWN", "COMPANY"]
             found.append(FoundEmail(address=parts[0], status=parts[1], type=parts[2]))
+        elif isinstance(item, str) and "@" in item:
+            found.append(FoundEmail(address=item.strip(), status="UNKNOWN", type="COMPANY"))
+        elif isinstance(item, dict) and (address := item.get("address") or item.get("email")):
+            found.append(
+                FoundEmail(
+                    address=str(address),
+                    status=str(item.get("status") or "UNKNOWN"),
+                    type=str(item.get("type") or "COMPANY"),
+                )
+            )
     return found
 
 

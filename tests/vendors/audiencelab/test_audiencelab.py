@@ -6,7 +6,7 @@ from typing import Any
 import anyio
 import pytest
 
-from enrich_mcp.sandbox.audiencelab import EXPORT_HOST, Sandbox
+from enrich_mcp.sandbox.audiencelab import BUCKET, GCS_HOST, Sandbox
 from enrich_mcp.server import EnrichServer
 from tests.conftest import connect
 
@@ -33,6 +33,8 @@ def api_calls(sandbox: Any) -> list[Any]:
 
 async def test_enrich_contact_sends_documented_request(server: EnrichServer, era: str) -> None:
     sandbox = audiencelab(server)
+    sandbox.pin(enrich_keys="fields")
+    sandbox.clock = lambda: 1_735_689_601.0
     async with connect(server, mode=era) as client:
         result = await client.call_tool(
             "audiencelab_enrich_contact",
@@ -154,6 +156,7 @@ async def test_enrich_contact_503_with_retry_after_is_resent_and_spends_nothing(
 
 async def test_bulk_pages_to_find_the_job_and_parses_the_gzipped_csv(server: EnrichServer, era: str) -> None:
     sandbox = audiencelab(server)
+    sandbox.pin(list_order="oldest_first", gcs_access="public", csv_header="upper")
     sandbox.add_old_jobs(1000)  # 1,150 older jobs, oldest first: the new job is on page 2 of 1,000
     records = [{"email": "ada.lovelace@example.com"}, {"email": "nobody@example.com"}]
     async with connect(server, mode=era) as client:
@@ -171,8 +174,9 @@ async def test_bulk_pages_to_find_the_job_and_parses_the_gzipped_csv(server: Enr
         "columns": ["EMAIL"],
         "records": records,
     }
-    vendor_id = sandbox.jobs[-1]["id"]
-    assert sandbox.jobs.index(sandbox.jobs[-1]) == 1150
+    jobs = sandbox.jobs()
+    vendor_id = jobs[-1]["id"]
+    assert len(jobs) == 1151
     listed = [str(r.url) for r in sandbox.calls("GET", "/enrichments")]
     # First poll: page 1, then page 2 where the job is; later polls start at page 2.
     assert listed == [
@@ -181,8 +185,9 @@ async def test_bulk_pages_to_find_the_job_and_parses_the_gzipped_csv(server: Enr
         f"{API}/enrichments?page=2&page_size=1000",
         f"{API}/enrichments?page=2&page_size=1000",
     ]
-    [download] = [r for r in sandbox.requests if r.url.host == EXPORT_HOST]
-    assert str(download.url) == sandbox.jobs[-1]["csv_url"]
+    [download] = [r for r in sandbox.requests if r.url.host == GCS_HOST]
+    assert jobs[-1]["csv_url"] == f"gs://{BUCKET}/enrichments/{vendor_id}.csv.gz"  # the document's form
+    assert str(download.url) == f"https://storage.googleapis.com/{BUCKET}/enrichments/{vendor_id}.csv.gz"
     assert "X-Api-Key" not in download.headers
     out = result.structured_content
     assert out is not None
@@ -214,22 +219,61 @@ async def test_bulk_pages_to_find_the_job_and_parses_the_gzipped_csv(server: Enr
     assert report["spent_usd"] == pytest.approx(0.02)  # 2 records x $0.01 estimate
 
 
-async def test_bulk_gs_url_completes_with_fetch_instructions(server: EnrichServer) -> None:
+async def test_bulk_private_gs_url_completes_with_fetch_instructions(server: EnrichServer) -> None:
     sandbox = audiencelab(server)
+    sandbox.pin(gcs_access="private")
     async with connect(server) as client:
         result = await client.call_tool(
-            "audiencelab_enrich_contacts_bulk", {"name": "gcs nightly", "records": [{"email": "ada@example.com"}]}
+            "audiencelab_enrich_contacts_bulk", {"name": "nightly", "records": [{"email": "ada@example.com"}]}
         )
     assert not result.is_error, result.content
     out = result.structured_content
     assert out is not None
-    gs_url = f"gs://audiencelab-sandbox-exports/enrichments/{sandbox.jobs[-1]['id']}.csv.gz"
+    vendor_id = sandbox.jobs()[-1]["id"]
+    gs_url = f"gs://{BUCKET}/enrichments/{vendor_id}.csv.gz"
+    public = f"https://storage.googleapis.com/{BUCKET}/enrichments/{vendor_id}.csv.gz"
     assert out["job"]["status"] == "completed"
     assert out["job"]["summary"]["csv_url"] == gs_url
-    assert f"gsutil cp {gs_url} ." in out["job"]["message"]
+    assert f"gsutil cp {gs_url} ." in out["job"]["message"] and public in out["job"]["message"]
     assert out["next_step"] == out["job"]["message"]
     assert out["rows"] == []
-    assert [r for r in sandbox.requests if r.url.host != "api.audiencelab.io"] == []
+    # The public address was tried once, without the key; the 403 kept the instructions.
+    [tried] = [r for r in sandbox.requests if r.url.host != "api.audiencelab.io"]
+    assert str(tried.url) == public and "X-Api-Key" not in tried.headers
+
+
+@pytest.mark.parametrize("access", ["public", "public_transcoded"])
+@pytest.mark.parametrize("header", ["upper", "lower"])
+async def test_bulk_public_gs_object_is_downloaded(server: EnrichServer, access: str, header: str) -> None:
+    """A gs:// csv_url is read at storage.googleapis.com: stored gzipped, or transcoded to plain CSV on the way."""
+    sandbox = audiencelab(server)
+    sandbox.pin(gcs_access=access, csv_header=header)
+    async with connect(server) as client:
+        result = await client.call_tool(
+            "audiencelab_enrich_contacts_bulk", {"name": "nightly", "records": [{"email": "ada@example.com"}]}
+        )
+    out = result.structured_content
+    assert out is not None and out["job"]["status"] == "completed", result.content
+    key = "B2B_EMAIL" if header == "upper" else "b2b_email"
+    assert [row[key] for row in out["rows"]] == ["ada@example.com"]
+    assert out["job"]["summary"]["rows"] == 1
+    assert out["next_step"].startswith("Done")
+
+
+@pytest.mark.parametrize("order", ["oldest_first", "newest_first"])
+async def test_bulk_finds_the_job_whatever_the_listing_order(server: EnrichServer, order: str) -> None:
+    """The document does not say how GET /enrichments is ordered."""
+    sandbox = audiencelab(server)
+    sandbox.pin(list_order=order)
+    sandbox.add_old_jobs(1000)
+    async with connect(server) as client:
+        result = await client.call_tool(
+            "audiencelab_enrich_contacts_bulk", {"name": "q", "records": [{"email": "ada@example.com"}]}
+        )
+    out = result.structured_content
+    assert out is not None and out["job"]["status"] == "completed", result.content
+    pages = [r.url.params["page"] for r in sandbox.calls("GET", "/enrichments")]
+    assert pages[0] == "1" and set(pages) == ({"1"} if order == "newest_first" else {"1", "2"})
 
 
 async def test_bulk_failed_job_spends_nothing(server: EnrichServer) -> None:
@@ -246,6 +290,7 @@ async def test_bulk_failed_job_spends_nothing(server: EnrichServer) -> None:
 
 
 async def test_bulk_wait_zero_returns_a_handle_then_finishes(server: EnrichServer) -> None:
+    audiencelab(server).pin(gcs_access="public", csv_header="upper")
     async with connect(server) as client:
         result = await client.call_tool(
             "audiencelab_enrich_contacts_bulk",
@@ -305,6 +350,7 @@ async def test_bulk_refused_by_vendor_is_a_tool_error_and_spends_nothing(server:
 
 async def test_list_jobs_second_page(server: EnrichServer, era: str) -> None:
     sandbox = audiencelab(server)
+    sandbox.pin(list_order="oldest_first")
     async with connect(server, mode=era) as client:
         result = await client.call_tool("audiencelab_list_enrichment_jobs", {"page": 2, "page_size": 100})
     assert not result.is_error, result.content
@@ -335,3 +381,29 @@ async def test_list_jobs_vendor_500_is_a_tool_error(server: EnrichServer) -> Non
         result = await client.call_tool("audiencelab_list_enrichment_jobs", {})
     assert result.is_error
     assert "HTTP 500" in text(result) and "database unavailable" in text(result)
+
+
+@pytest.mark.parametrize("key", Sandbox.variants["error_body"])
+async def test_vendor_error_message_is_read_whatever_its_key(server: EnrichServer, key: str) -> None:
+    """The document lists 400/401/500 without a body; the message is read from {error}, {message} or {detail}."""
+    from enrich_mcp.errors import VendorBadRequest
+    from enrich_mcp.vendors.audiencelab.client import AudienceLabClient
+
+    audiencelab(server).pin(error_body=key)
+    client = AudienceLabClient(server.runtime.vendors["audiencelab"].http)
+    with pytest.raises(VendorBadRequest) as caught:
+        await client.enrich({"filter": {}})
+    assert caught.value.message.endswith(": filter is required and must be a non-empty object")
+
+
+@pytest.mark.parametrize("keys", Sandbox.variants["enrich_keys"])
+async def test_enrich_result_keys_pass_through_as_sent(server: EnrichServer, keys: str) -> None:
+    audiencelab(server).pin(enrich_keys=keys)
+    async with connect(server) as client:
+        result = await client.call_tool(
+            "audiencelab_enrich_contact", {"filter": {"email": "ada@example.com"}, "fields": ["company", "b2b_email"]}
+        )
+    assert result.structured_content is not None, result.content
+    [match] = result.structured_content["result"]
+    company = "company_name" if keys == "example" else "company"  # the document's example answer renames it
+    assert match == {"email": "ada@example.com", company: "Example Analytics", "b2b_email": "ada@example.com"}

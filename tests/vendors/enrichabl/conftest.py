@@ -36,11 +36,7 @@ def sandbox(server: EnrichServer) -> Sandbox:
 
 def seed(sandbox: Sandbox, name: str, leads: list[dict[str, Any]]) -> str:
     """A pipeline holding ``leads`` (stored oldest first), without going through the API."""
-    pipeline_id = sandbox._id("pipeline")
-    sandbox.pipelines[pipeline_id] = {"pipeline_id": pipeline_id, "pipeline_name": name}
-    for lead in leads:
-        sandbox._store_lead(pipeline_id, lead["email"].lower(), lead)
-    return pipeline_id
+    return sandbox.seed_pipeline(name, leads)
 
 
 def body(request: httpx.Request) -> Any:

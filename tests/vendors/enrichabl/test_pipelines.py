@@ -87,7 +87,7 @@ async def test_unknown_pipeline_is_404_from_the_sandbox(server: EnrichServer) ->
 
 
 async def test_wrong_token_is_401(server: EnrichServer, sandbox: Sandbox) -> None:
-    sandbox.valid_keys = frozenset({"eab_live_other"})  # type: ignore[misc]
+    sandbox.valid_keys = frozenset({"eab_live_other"})
     async with connect(server) as client:
         result = await client.call_tool("enrichabl_list_pipelines", {})
     assert result.is_error

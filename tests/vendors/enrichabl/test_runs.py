@@ -19,9 +19,9 @@ LEADS = [
 
 
 def template(sandbox: Sandbox, kind: str, **fields: Any) -> str:
-    created = sandbox._create_template(kind, fields)
-    assert isinstance(created, dict)
-    return str(created[{"ai": "ai_column_template_id", "multi_ai": "multi_ai_id", "firecrawl": "firecrawl_id"}[kind]])
+    created = sandbox.create_template(kind, fields)
+    key = {"ai": sandbox.shape["ai_template_id"], "multi_ai": "multi_ai_id", "firecrawl": "firecrawl_id"}[kind]
+    return str(created[key])
 
 
 def by_email(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -45,7 +45,7 @@ async def test_ai_column_enrichment_runs_to_completion(server: EnrichServer, san
     assert str(start.url) == f"{BASE}/enrichment/start"
     assert start.headers["Authorization"] == AUTH
     assert body(start) == {"pipeline_id": pipeline_id, "enrichment_type": "AI_COLUMN", "ai_template_id": template_id}
-    [vendor_job] = sandbox.jobs
+    [vendor_job] = sandbox.jobs()
     progress = sandbox.calls("GET", f"/enrichment/jobs/{vendor_job}/progress")
     assert len(progress) == 3  # PENDING, IN_PROGRESS, COMPLETED
     out = result.structured_content
@@ -107,7 +107,7 @@ async def test_multi_ai_top_n_keys_values_by_template_and_field(server: EnrichSe
 async def test_firecrawl_on_lead_ids_reads_back_across_pipelines(server: EnrichServer, sandbox: Sandbox) -> None:
     seed(sandbox, "other", [{"email": "x@example.com"}])
     seed(sandbox, "p", LEADS)
-    ids = {lead["lead_email"]: lead_id for lead_id, lead in sandbox.leads.items()}
+    ids = {lead["lead_email"]: lead_id for lead_id, lead in sandbox.leads().items()}
     lead_ids = [ids["ada@example.com"], ids["alan@example.com"]]
     config = {"url_column": "company_website", "prompt": "Extract the tagline.", "output_fields": ["tagline"]}
     with anyio.fail_after(10):
@@ -151,7 +151,7 @@ async def test_validation_job_reports_statuses(server: EnrichServer, sandbox: Sa
     [start] = sandbox.calls("POST", "/validation/start")
     assert str(start.url) == f"{BASE}/validation/start"
     assert body(start) == {"pipeline_id": pipeline_id, "service": "BOUNCEBAN"}
-    [vendor_job] = sandbox.jobs
+    [vendor_job] = sandbox.jobs()
     assert len(sandbox.calls("GET", f"/validation/jobs/{vendor_job}/progress")) == 3
     out = result.structured_content
     assert out is not None
@@ -182,7 +182,7 @@ async def test_cancel_job_cancels_at_enrichabl(make_settings: Callable[..., Sett
                 job = started.structured_content["job"]
                 while job["vendor_job_id"] is None:  # the start is sent in the background
                     job = (await client.call_tool("get_job", {"job_id": job["job_id"]})).structured_content or {}
-                assert job["status"] == "queued" and job["vendor_job_id"] in sandbox.jobs
+                assert job["status"] == "queued" and job["vendor_job_id"] in sandbox.jobs()
                 cancelled = await client.call_tool("cancel_job", {"job_id": job["job_id"]})
     finally:
         server.runtime.close()
@@ -192,7 +192,7 @@ async def test_cancel_job_cancels_at_enrichabl(make_settings: Callable[..., Sett
     assert cancelled.structured_content["job"]["status"] == "cancelled"
     [cancel] = sandbox.calls("POST", f"/validation/jobs/{job['vendor_job_id']}/cancel")
     assert cancel.headers["Authorization"] == AUTH
-    assert sandbox.jobs[job["vendor_job_id"]]["status"] == "CANCELLED"
+    assert sandbox.jobs()[job["vendor_job_id"]]["status"] == "CANCELLED"
 
 
 async def test_missing_provider_key_is_a_tool_error(server: EnrichServer, sandbox: Sandbox) -> None:
@@ -205,7 +205,7 @@ async def test_missing_provider_key_is_a_tool_error(server: EnrichServer, sandbo
         )
     assert result.is_error
     assert "No API key found for OPENAI" in text(result)
-    assert sandbox.jobs == {}
+    assert sandbox.jobs() == {}
 
 
 AI = {"enrichment_type": "AI_COLUMN", "ai_template_id": "t"}

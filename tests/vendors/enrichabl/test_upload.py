@@ -41,7 +41,7 @@ async def test_9000_leads_go_in_chunks_of_at_most_4000_three_at_a_time(
     assert sorted(sent) == sorted(lead["email"] for lead in leads)  # every lead exactly once
     assert batches[0][0] == {"email": "user0@example.com", "first_name": "User0", "custom_fields": {"n": "0"}}
     assert sandbox.max_uploads_in_flight == 3  # the three chunks overlapped, and never more
-    assert len(sandbox.leads) == 9000
+    assert len(sandbox.leads()) == 9000
     out = result.structured_content
     assert out is not None
     assert (out["created"], out["skipped"], out["failed"], out["dropped"]) == (9000, 0, 0, 0)
@@ -110,7 +110,7 @@ async def test_quota_truncation_then_402_reports_which_ranges_landed(server: Enr
         emails = [lead["email"] for lead in leads[chunk["start"] : chunk["end"]]]
         if chunk["status"] == "not_sent":
             assert all(batch[0]["email"] != emails[0] for batch in sent)
-        stored = sum(1 for e in emails if e in sandbox.by_email)
+        stored = sum(1 for e in emails if sandbox.has_email(e))
         assert stored == chunk["created"]
     landed = [c for c in out["chunks"] if c["status"] in ("landed", "truncated")]
     assert out["landed_ranges"] == [[c["start"], c["end"]] for c in landed] or len(out["landed_ranges"]) == 1
@@ -145,7 +145,7 @@ async def test_429_is_resent_and_2xx_chunks_are_never_resent(server: EnrichServe
     assert out is not None
     assert (out["created"], out["skipped"]) == (5000, 1)
     assert out["complete"] is True
-    assert len(sandbox.leads) == 5001
+    assert len(sandbox.leads()) == 5001
 
 
 async def test_csv_upload_maps_known_columns_and_keeps_the_rest(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from enrich_mcp.sandbox.fourrunr import Sandbox
 from enrich_mcp.server import EnrichServer
 from tests.conftest import connect
@@ -13,7 +15,12 @@ CAMPAIGN = {
 }
 
 
-async def test_campaign_create_start_pause_round_trip(server: EnrichServer, sandbox: Sandbox, era: str) -> None:
+@pytest.mark.parametrize("listing", ["list", "object", "paginated"])
+async def test_campaign_create_start_pause_round_trip(
+    server: EnrichServer, sandbox: Sandbox, era: str, listing: str
+) -> None:
+    # The document shows no answer for these calls: the sandbox's shapes are pinned where asserted.
+    sandbox.pin(campaign_list=listing, campaign_create="summary", campaign_conflict="refused")
     async with connect(server, mode=era) as client:
         created = await client.call_tool("fourrunr_create_campaign", CAMPAIGN)
         assert not created.is_error, created.content
@@ -42,10 +49,10 @@ async def test_campaign_create_start_pause_round_trip(server: EnrichServer, sand
     assert started.structured_content is not None
     assert (started.structured_content["action"], started.structured_content["status"]) == ("started", "running")
 
-    # Starting a running campaign is a state conflict (409 INVALID_STATE in the sandbox).
+    # Starting a running campaign: refused here with the document's only error code.
     assert again.is_error
     message = again.content[0].text  # type: ignore[union-attr]
-    assert "HTTP 409 (INVALID_STATE)" in message and "Cannot start a campaign that is running" in message
+    assert "HTTP 400 (VALIDATION_ERROR)" in message and "Cannot start a campaign that is running" in message
 
     [pause] = sandbox.calls("POST", f"/campaigns/{campaign_id}/pause")
     assert sent(pause) is None
@@ -65,7 +72,12 @@ async def test_campaign_create_start_pause_round_trip(server: EnrichServer, sand
     assert data["campaigns"][0]["target_leads"] == 2  # the two seeded "1st degree" leads
 
 
-async def test_pausing_a_draft_or_unknown_campaign_is_an_error(server: EnrichServer, sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("conflict", ["noop", "refused"])
+async def test_pausing_a_draft_says_so_and_an_unknown_campaign_is_an_error(
+    server: EnrichServer, sandbox: Sandbox, conflict: str
+) -> None:
+    """The document lists no conflict answer: 4Runr may refuse (400) or answer with the unchanged status."""
+    sandbox.pin(campaign_conflict=conflict)
     async with connect(server) as client:
         created = await client.call_tool("fourrunr_create_campaign", CAMPAIGN)
         assert created.structured_content is not None
@@ -73,8 +85,24 @@ async def test_pausing_a_draft_or_unknown_campaign_is_an_error(server: EnrichSer
             "fourrunr_pause_campaign", {"campaign_id": created.structured_content["campaign_id"]}
         )
         missing = await client.call_tool("fourrunr_start_campaign", {"campaign_id": "cmp000000000"})
-    assert draft.is_error and "HTTP 409" in draft.content[0].text  # type: ignore[union-attr]
+    if conflict == "refused":
+        assert draft.is_error and "HTTP 400 (VALIDATION_ERROR)" in draft.content[0].text  # type: ignore[union-attr]
+    else:
+        assert draft.structured_content is not None and draft.structured_content["status"] == "draft"
     assert missing.is_error and "HTTP 404 (NOT_FOUND)" in missing.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("shape", ["summary", "object"])
+async def test_created_campaign_id_is_read_from_either_answer(
+    server: EnrichServer, sandbox: Sandbox, shape: str
+) -> None:
+    sandbox.pin(campaign_create=shape)
+    async with connect(server) as client:
+        created = await client.call_tool("fourrunr_create_campaign", CAMPAIGN)
+    assert created.structured_content is not None, created.content
+    [campaign_id] = sandbox.campaigns()
+    assert created.structured_content["campaign_id"] == campaign_id
+    assert created.structured_content["status"] == "draft"
 
 
 async def test_bad_schedule_is_refused_before_any_request(server: EnrichServer, sandbox: Sandbox) -> None:

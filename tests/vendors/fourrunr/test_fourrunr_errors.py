@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from enrich_mcp.errors import VendorAuthError, VendorBadRequest, VendorConflict, VendorNotFound, VendorRateLimited
 from enrich_mcp.http import RateLimiter
+from enrich_mcp.sandbox import RateWindow
 from enrich_mcp.sandbox.fourrunr import Sandbox
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings, VendorConfig
@@ -69,7 +70,7 @@ async def test_error_envelope_with_http_200_maps_its_code(
 async def test_wrong_key_is_a_401_envelope_without_the_key(
     server: EnrichServer, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Sandbox, "valid_keys", frozenset({"the-real-key"}))
+    monkeypatch.setattr(sandbox, "valid_keys", frozenset({"the-real-key"}))
     async with connect(server) as client:
         result = await client.call_tool("fourrunr_get_health", {})
     assert result.is_error
@@ -86,7 +87,7 @@ async def test_vendor_message_echoing_the_key_is_redacted(server: EnrichServer, 
 
 
 async def test_sandbox_validates_like_the_document() -> None:
-    box = Sandbox()
+    box = Sandbox(variants={"reset_format": "epoch"})
     async with httpx.AsyncClient(transport=box.transport(), headers={"Authorization": "Bearer k"}) as http:
         bad_email = await http.post(f"{BASE}/leads", json={"name": "X", "email": "invalid-email"})
         no_name = await http.post(f"{BASE}/leads", json={"email": "x@example.com"})
@@ -99,14 +100,20 @@ async def test_sandbox_validates_like_the_document() -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
     assert big.status_code == 400 and big.json()["error"]["details"]["field"] == "limit"
     assert all(r.headers["X-RateLimit-Limit"] == "1000" for r in (bad_email, no_key, missing))
-    assert [int(r.headers["X-RateLimit-Remaining"]) for r in (bad_email, no_name, no_key)] == [999, 998, 997]
+    # Counted per API key ("Rate limits are enforced per API key"): the keyless request has its own count.
+    assert [int(r.headers["X-RateLimit-Remaining"]) for r in (bad_email, no_name, missing)] == [999, 998, 997]
+    assert no_key.headers["X-RateLimit-Remaining"] == "999"
 
 
-async def test_ratelimit_remaining_zero_pauses_the_next_request(make_settings: Callable[..., Settings]) -> None:
+@pytest.mark.parametrize("reset", ["epoch", "delta"])
+async def test_ratelimit_remaining_zero_pauses_the_next_request(
+    make_settings: Callable[..., Settings], reset: str
+) -> None:
     server = build_server(make_settings(toolsets=["fourrunr"], retry_after_cap_seconds=120.0))
     try:
         box = server.runtime.sandboxes["fourrunr"]
         assert isinstance(box, Sandbox)
+        box.pin(reset_format=reset)  # "X-RateLimit-Reset: Time when limit resets": an epoch or seconds from now
         http = server.runtime.vendors["fourrunr"].http
         # http.py turns an epoch reset into a wait with the real time.time(); running the fake clock
         # 5 s ahead of it makes the pause (~35 s) outlast the sandbox's 30 s window.
@@ -122,7 +129,7 @@ async def test_ratelimit_remaining_zero_pauses_the_next_request(make_settings: C
 
         http.limiter = RateLimiter(http.limiter.rate, clock=clock, sleep=sleep)
         http.clock = box.clock = clock
-        box.rate_limit, box.rate_window = 1, 30.0
+        box.rate = RateWindow(1, 30.0)
         async with connect(server) as client:
             first = await client.call_tool("fourrunr_get_health", {})
             assert sleeps == []
@@ -131,7 +138,7 @@ async def test_ratelimit_remaining_zero_pauses_the_next_request(make_settings: C
         first_req, second_req = box.requests
         assert first_req.url.path.endswith("/health") and second_req.url.path.endswith("/automation/status")
         [pause] = sleeps
-        assert 30 < pause <= 35
+        assert 30 < pause <= 35 if reset == "epoch" else pause == 30
     finally:
         server.runtime.close()
 

@@ -131,7 +131,7 @@ async def test_create_get_update_list_delete_round_trip(server: EnrichServer, sa
         "data": {"id": lead_id, "message": "Lead deleted successfully"},
     }
     assert gone.is_error
-    assert "HTTP 404 (NOT_FOUND)" in text(gone) and lead_id not in sandbox.leads
+    assert "HTTP 404 (NOT_FOUND)" in text(gone) and lead_id not in sandbox.leads()
 
 
 async def test_delete_without_elicitation_requires_confirm(server: EnrichServer, sandbox: Sandbox, era: str) -> None:
@@ -139,7 +139,7 @@ async def test_delete_without_elicitation_requires_confirm(server: EnrichServer,
         result = await client.call_tool("fourrunr_delete_lead", {"lead_id": ADA})
     assert result.is_error
     assert "confirm: true" in text(result) and "Nothing was deleted" in text(result)
-    assert sandbox.requests == [] and ADA in sandbox.leads
+    assert sandbox.requests == [] and ADA in sandbox.leads()
 
 
 def answering(action: str, delete: bool, asked: list[str]) -> Callable[..., Any]:
@@ -159,7 +159,7 @@ async def test_delete_asks_the_user_and_deletes_on_approval(server: EnrichServer
     assert asked == [f"Delete 4Runr lead {ADA} permanently? This cannot be undone."]
     [request] = sandbox.calls("DELETE", f"/leads/{ADA}")
     assert str(request.url) == f"{BASE}/leads/{ADA}"
-    assert ADA not in sandbox.leads
+    assert ADA not in sandbox.leads()
 
 
 async def test_delete_declined_by_the_user_sends_nothing_even_with_confirm(
@@ -174,4 +174,4 @@ async def test_delete_declined_by_the_user_sends_nothing_even_with_confirm(
     assert declined.is_error and unticked.is_error
     assert "did not approve" in text(declined) and "Nothing was deleted" in text(unticked)
     assert len(asked) == 2
-    assert sandbox.requests == [] and ADA in sandbox.leads
+    assert sandbox.requests == [] and ADA in sandbox.leads()

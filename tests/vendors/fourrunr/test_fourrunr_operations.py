@@ -96,7 +96,7 @@ async def test_generate_message(server: EnrichServer, sandbox: Sandbox) -> None:
 
 
 async def test_enrich_lead_fills_missing_fields(server: EnrichServer, sandbox: Sandbox) -> None:
-    dijkstra = next(lead["id"] for lead in sandbox.leads.values() if lead["name"] == "Edsger Dijkstra")
+    dijkstra = next(lead["id"] for lead in sandbox.leads().values() if lead["name"] == "Edsger Dijkstra")
     async with connect(server) as client:
         result = await client.call_tool(
             "fourrunr_enrich_lead", {"lead_id": dijkstra, "enrichment_sources": ["google", "linkedin"]}
@@ -113,7 +113,7 @@ async def test_enrich_lead_fills_missing_fields(server: EnrichServer, sandbox: S
             "confidence_score": 0.89,
         },
     }
-    assert sandbox.leads[dijkstra]["email"] == "edsger.dijkstra@shortestpaths.example.com"
+    assert sandbox.leads()[dijkstra]["email"] == "edsger.dijkstra@shortestpaths.example.com"
     assert bad.is_error and "VALIDATION_ERROR" in bad.content[0].text  # type: ignore[union-attr]
     statuses = [row["status"] for row in await server.runtime.budget.ledger.rows()]
     assert statuses == ["settled", "void"]  # a vendor error spends nothing

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -7,7 +8,17 @@ import anyio
 import httpx
 import pytest
 
-from enrich_mcp.sandbox.lance import BROKE_PERSON, FAILING_PERSON, NO_DATA_PERSON, Sandbox
+from enrich_mcp.jobs import Job
+from enrich_mcp.sandbox.lance import (
+    BROKE_PERSON,
+    CANCELLED_PERSON,
+    FAILING_PERSON,
+    NO_DATA_PERSON,
+    ODD_PERSON,
+    ODD_STATUS,
+    SLOW_PERSON,
+    Sandbox,
+)
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
 from tests.conftest import connect
@@ -37,11 +48,17 @@ async def test_enrich_person_triggers_then_polls_to_finished(server: EnrichServe
     async with connect(server, mode=era) as client:
         result = await client.call_tool("lance_enrich_person", {"person_id": PERSON, "field": "emails"})
     assert not result.is_error, result.content
-    assert [(r.method, str(r.url)) for r in sandbox.requests] == [("POST", URL), ("GET", URL), ("GET", URL)]
+    # A free read first (what exists decides whether the trigger pays), the trigger, then two polls.
+    assert [(r.method, str(r.url)) for r in sandbox.requests] == [
+        ("GET", URL),
+        ("POST", URL),
+        ("GET", URL),
+        ("GET", URL),
+    ]
     for request in sandbox.requests:
         assert request.headers["Authorization"] == f"Bearer {KEY}"
         assert request.content == b""
-    record = sandbox.history[0]
+    record = sandbox.history()[0]
     out = result.structured_content
     assert out is not None
     assert out["finished"] is True
@@ -65,8 +82,8 @@ async def test_second_call_returns_the_existing_enrichment_free(server: EnrichSe
         second = await client.call_tool("lance_enrich_person", args)
     assert first.structured_content and second.structured_content
     assert len(sandbox.calls("POST", PATH)) == 2
-    assert len(sandbox.calls("GET", PATH)) == 2  # the second call needed no poll: Lance answered "finished"
-    assert len(sandbox.history) == 1
+    assert len(sandbox.calls("GET", PATH)) == 4  # 2 reads before the triggers; the second needed no poll
+    assert len(sandbox.history()) == 1
     out = second.structured_content
     assert (out["status"], out["charged"], out["cost_usd"]) == ("completed", False, 0.0)
     assert out["enrichment"]["id"] == first.structured_content["enrichment"]["id"]
@@ -74,6 +91,28 @@ async def test_second_call_returns_the_existing_enrichment_free(server: EnrichSe
     rows = await server.runtime.budget.ledger.rows()
     assert [(r["status"], r["actual_usd"]) for r in rows] == [("settled", 0.10), ("settled", 0.0)]
     assert await spent(server) == pytest.approx(0.10)
+
+
+async def _pending_job(server: EnrichServer, client: Any, args: dict[str, Any]) -> Job:
+    """Start lance_enrich_person and return its job once Lance said "pending"."""
+    triggered = anyio.Event()
+    job_id = ""
+
+    async def on_change(job: Job) -> None:
+        if job.id == job_id and job.vendor_status == "pending":
+            triggered.set()
+
+    server.runtime.jobs.listeners.append(on_change)
+    try:
+        result = await client.call_tool("lance_enrich_person", {**args, "wait_seconds": 0})
+        assert result.structured_content is not None, result.content
+        job_id = result.structured_content["job"]["job_id"]
+        if (await server.runtime.jobs.get(job_id)).vendor_status != "pending":
+            with anyio.fail_after(5):
+                await triggered.wait()
+        return await server.runtime.jobs.get(job_id)
+    finally:
+        server.runtime.jobs.listeners.remove(on_change)
 
 
 async def test_the_same_enrichment_asked_again_while_pending_returns_the_same_job_free(
@@ -93,9 +132,71 @@ async def test_the_same_enrichment_asked_again_while_pending_returns_the_same_jo
         assert len(lance(server).calls("POST", PATH)) == 1
         [row] = await server.runtime.budget.ledger.rows()
         assert row["status"] == "pending"  # one reservation, for the one enrichment still running
-        assert len(lance(server).history) == 1
+        assert len(lance(server).history()) == 1
     finally:
         server.runtime.close()
+
+
+async def test_pending_enrichment_started_outside_enrich_mcp_is_not_charged(server: EnrichServer) -> None:
+    """Issue 13.6: Lance returns a pending enrichment that Lance's web app started, free; it is not ours to pay."""
+    sandbox = lance(server)
+    outside = sandbox.trigger_elsewhere(SLOW_PERSON, "emails")
+    async with connect(server) as client:
+        job = await _pending_job(server, client, {"person_id": SLOW_PERSON, "field": "emails"})
+        answer = await client.call_tool("lance_enrich_person", {"person_id": SLOW_PERSON, "field": "emails"})
+    assert job.vendor_job_id == outside["id"]
+    assert job.summary["charged"] is False
+    assert answer.structured_content is not None
+    assert (answer.structured_content["charged"], answer.structured_content["cost_usd"]) == (False, 0.0)
+    assert len(sandbox.history()) == 1  # no enrichment was started by enrich-mcp
+
+
+async def test_an_unreadable_state_before_the_trigger_counts_as_charged(server: EnrichServer) -> None:
+    """When the read before the trigger fails, a pending answer may be ours: the budget errs on the safe side."""
+    sandbox = lance(server)
+    sandbox.trigger_elsewhere(SLOW_PERSON, "emails")
+    sandbox.fail_next(500, {"error": {"code": "INTERNAL_ERROR", "message": "busy"}}, times=4, method="GET")
+    async with connect(server) as client:
+        job = await _pending_job(server, client, {"person_id": SLOW_PERSON, "field": "emails"})
+    assert job.summary["charged"] is True
+
+
+@pytest.mark.parametrize(
+    ("person", "word", "status", "charged"),
+    # A cancelled enrichment keeps its charge (the ledger's rule); a failed one is void.
+    [(CANCELLED_PERSON, "cancelled", "cancelled", True), (ODD_PERSON, ODD_STATUS, "failed", False)],
+)
+async def test_cancelled_and_undocumented_statuses_end_the_job(
+    server: EnrichServer, person: str, word: str, status: str, charged: bool
+) -> None:
+    async with connect(server) as client:
+        result = await client.call_tool("lance_enrich_person", {"person_id": person, "field": "emails"})
+    out = result.structured_content
+    assert out is not None, result.content
+    assert (out["status"], out["vendor_status"], out["charged"]) == (status, word, charged)
+    if word == ODD_STATUS:
+        assert out["job"]["error"] == f"Lance reported an undocumented status {word!r}."
+
+
+async def test_a_pending_enrichment_past_800_s_reads_as_timeout(server: EnrichServer) -> None:
+    sandbox = lance(server)
+    async with connect(server) as client:
+        job = await _pending_job(server, client, {"person_id": SLOW_PERSON, "field": "emails"})
+        now = time.time()
+        sandbox.clock = lambda: now + 801  # stored createdAt + the maximum age
+        with anyio.fail_after(5):
+            job = await server.runtime.jobs.wait(job.id, 5)
+        status = await client.call_tool("lance_get_enrichment", {"person_id": SLOW_PERSON, "field": "emails"})
+    assert (job.status, job.vendor_status) == ("failed", "timeout")
+    assert status.structured_content is not None
+    assert (status.structured_content["status"], status.structured_content["vendor_status"]) == ("failed", "timeout")
+    # A timed-out enrichment is not reused: the next trigger starts a new one.
+    async with connect(server) as client:
+        again = await client.call_tool(
+            "lance_enrich_person", {"person_id": SLOW_PERSON, "field": "emails", "wait_seconds": 0}
+        )
+    assert again.structured_content is not None
+    assert len(sandbox.history()) == 2
 
 
 async def test_no_data_found_still_completes(server: EnrichServer) -> None:
@@ -120,7 +221,7 @@ async def test_failed_enrichment_is_reported_and_a_retry_creates_a_new_one(serve
     assert out["job"]["error"] == "All enrichment providers failed for this person"
     assert out["charged"] is False and out["cost_usd"] == 0.0
     assert second.structured_content["enrichment"]["id"] != out["enrichment"]["id"]
-    assert len(sandbox.history) == 2
+    assert len(sandbox.history()) == 2
     assert await spent(server) == 0
 
 
@@ -167,7 +268,7 @@ async def test_insufficient_credits_is_an_actionable_tool_error(server: EnrichSe
         "dashboard, then retry."
     )
     assert len(sandbox.calls("POST", f"/operations/enrichment/{BROKE_PERSON}")) == 1
-    assert sandbox.calls("GET") == []
+    assert len(sandbox.calls("GET")) == 1  # the free read before the trigger (404: none yet)
     assert await spent(server) == 0
 
 
@@ -205,7 +306,7 @@ async def test_get_enrichment_reads_status(server: EnrichServer, era: str) -> No
     assert result.structured_content == {
         "status": "completed",
         "vendor_status": "finished",
-        "enrichment": sandbox.history[0],
+        "enrichment": sandbox.history()[0],
     }
     assert await spent(server) == pytest.approx(0.10)
 

@@ -29,7 +29,7 @@ async def test_deep_search_downloads_the_csv_as_rows(server: EnrichServer, era: 
     [download] = sandbox.calls("GET", "/search/download")
     assert str(download.url) == "https://api.sixtyfour.ai/search/download?resource_handle_id=rh_search_000000000001"
     assert download.headers["x-api-key"] == KEY
-    [signed] = sandbox.calls("GET", "/signed/rh_search_000000000001.csv")
+    [signed] = sandbox.calls("GET", "/search-results/search_000000000001.csv")
     assert signed.url.host == "storage.sandbox.example.com"
     assert "x-api-key" not in signed.headers  # the key never leaves the vendor's host
     out = result.structured_content

@@ -91,7 +91,7 @@ async def test_405_on_update_falls_back_once(server: EnrichServer) -> None:
     sandbox = server.runtime.sandboxes["sixtyfour"]
     assert isinstance(sandbox, Sandbox)
     async with connect(server) as client:
-        sandbox.state.workflows[WF1] = {"id": WF1, "name": "Seeded", "workflow_definition": DEFINITION}
+        sandbox.seed_workflow({"id": WF1, "name": "Seeded", "workflow_definition": DEFINITION})
         sandbox.fail_next(405, {"detail": "Method Not Allowed"}, method="PATCH", path=f"/workflows/{WF1}")
         updated = await client.call_tool("sixtyfour_update_workflow", {"workflow_id": WF1, "workflow_name": "X"})
     assert updated.structured_content is not None and updated.structured_content["name"] == "X"
@@ -120,8 +120,10 @@ async def test_update_needs_a_change(server: EnrichServer) -> None:
     assert sandbox.requests == []
 
 
-async def test_run_workflow_returns_the_last_blocks_rows(server: EnrichServer, era: str) -> None:
+@pytest.mark.parametrize("delivery", ["signed", "inline"])
+async def test_run_workflow_returns_the_last_blocks_rows(server: EnrichServer, era: str, delivery: str) -> None:
     sandbox = server.runtime.sandboxes["sixtyfour"]
+    sandbox.pin(run_results=delivery)  # the snapshot allows signed CSV links or inline rows
     payload = [{"name": "Ada Lovelace", "company_name": "Acme"}, {"name": "Alan Turing", "company_name": "Bletchley"}]
     async with connect(server, mode=era) as client:
         await _create(client)
@@ -132,12 +134,13 @@ async def test_run_workflow_returns_the_last_blocks_rows(server: EnrichServer, e
     assert str(run.url) == f"https://api.sixtyfour.ai/workflows/run?workflow_id={WF1}"
     assert run.headers["x-api-key"] == KEY
     assert json.loads(run.content) == {"webhook_payload": payload}
-    run_id = "11111111-0000-4000-8000-000000000002"
+    run_id = "11111111-0000-4000-8000-000000000001"
     assert len(sandbox.calls("GET", f"/workflows/runs/{run_id}/live_status")) == 3
     assert len(sandbox.calls("GET", f"/workflows/runs/{run_id}/results/download-links")) == 1
-    [signed] = sandbox.calls("GET", f"/signed/{run_id}-block2.csv")
-    assert "x-api-key" not in signed.headers
-    assert sandbox.calls("GET", f"/signed/{run_id}-block1.csv") == []
+    signed = sandbox.calls("GET", f"/workflow-results/{run_id}-block2.csv")
+    assert len(signed) == (1 if delivery == "signed" else 0)
+    assert all("x-api-key" not in s.headers for s in signed)
+    assert sandbox.calls("GET", f"/workflow-results/{run_id}-block1.csv") == []
     out = result.structured_content
     assert out is not None
     assert out["job"]["status"] == "completed" and out["job"]["vendor_job_id"] == run_id
@@ -154,7 +157,7 @@ async def test_run_workflow_returns_the_last_blocks_rows(server: EnrichServer, e
 
 async def test_cancel_job_cancels_the_run_at_sixtyfour(server: EnrichServer) -> None:
     sandbox = server.runtime.sandboxes["sixtyfour"]
-    run_id = "11111111-0000-4000-8000-000000000002"
+    run_id = "11111111-0000-4000-8000-000000000001"
     # Keep the run from finishing before the cancel: its status polls fail (transiently) meanwhile.
     sandbox.fail_next(503, {"detail": "busy"}, times=10_000, path=f"/workflows/runs/{run_id}/live_status")
     submitted = anyio.Event()
