@@ -215,7 +215,10 @@ class ResearchResult(BaseModel):
 
 
 class QualifyLeadResult(BaseModel):
-    result: dict[str, Any] = Field(description="Sixtyfour's evaluation as received (scores per criterion)")
+    finished: bool = Field(description="True when the evaluation is here")
+    result: dict[str, Any] | None = Field(default=None, description="Sixtyfour's evaluation (scores per criterion)")
+    job: JobInfo | None = None
+    next_step: str
     cost_usd: float
 
 

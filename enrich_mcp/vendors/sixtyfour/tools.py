@@ -63,6 +63,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         jobs.ResearchHandler(
             jobs.ENRICH_LEAD, "enrich_lead", client.enrich_lead_async, client, services.cache, services.account
         ),
+        jobs.ResearchHandler(jobs.QUALIFY_LEAD, "qa_agent", client.qa_agent_async, client, None, services.account),
         jobs.ResearchHandler(
             jobs.ENRICH_COMPANY, "enrich_company", client.enrich_company_async, client, services.cache, services.account
         ),
@@ -336,6 +337,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         ctx: Context,
         references: Annotated[list[Reference] | None, Field(max_length=50, description="Evidence URLs")] = None,
         struct: Annotated[StructSpec | None, Field(max_length=100, description="Extra output fields")] = None,
+        wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> QualifyLeadResult:
         """Score a lead against weighted criteria with Sixtyfour's web-researching agent (about $0.05)."""
@@ -348,17 +350,27 @@ def register(tools: Toolset, services: VendorServices) -> None:
             request["references"] = [r.model_dump() for r in references]
         if struct:
             request["struct"] = struct_body(struct)
-        result = await paid_call(
-            budget,
+        outcome = await start_job(
+            services,
             ctx,
-            lambda: client.qa_agent(request),
-            vendor=vendor,
+            kind=jobs.QUALIFY_LEAD,
             tool="sixtyfour_qualify_lead",
+            request=request,
+            wait_seconds=wait_seconds,
             operation="qa_agent",
             subject=str(record.get("name") or record.get("company_name") or record.get("company") or "record"),
             confirm=confirm,
         )
-        return QualifyLeadResult(result=result, cost_usd=budget.estimate(vendor, "qa_agent").estimated_usd)
+        done = outcome.job.status == "completed" and bool(outcome.rows)
+        return QualifyLeadResult(
+            finished=outcome.finished,
+            result=outcome.rows[0] if done and outcome.rows else None,
+            job=outcome.job,
+            next_step=outcome.next_step,
+            cost_usd=0.0
+            if outcome.reused or outcome.job.status == "failed"
+            else budget.estimate(vendor, "qa_agent").estimated_usd,
+        )
 
     @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_deep_search(

@@ -167,8 +167,11 @@ async def test_qualify_lead_sends_documented_body(server: EnrichServer, era: str
     async with connect(server, mode=era) as client:
         result = await client.call_tool("sixtyfour_qualify_lead", args)
     assert not result.is_error, result.content
-    [request] = sandbox.calls("POST", "/qa-agent")
-    assert str(request.url) == "https://api.sixtyfour.ai/qa-agent"
+    # The QA agent runs as a task (qa-agent-async, polled on /job-status): a slow agent is a job, not a lost answer.
+    assert sandbox.calls("POST", "/qa-agent") == []
+    [request] = sandbox.calls("POST", "/qa-agent-async")
+    assert str(request.url) == "https://api.sixtyfour.ai/qa-agent-async"
+    assert sandbox.calls("GET", None) and all("/job-status/" in r.url.path for r in sandbox.calls("GET", None))
     assert request.headers["x-api-key"] == KEY
     assert json.loads(request.content) == {
         "data": {"name": "Ada Lovelace", "company": "Analytical Engines"},
@@ -181,6 +184,7 @@ async def test_qualify_lead_sends_documented_body(server: EnrichServer, era: str
     }
     out = result.structured_content
     assert out is not None
+    assert out["finished"] is True and out["job"]["status"] == "completed"
     assert out["cost_usd"] == 0.05
     assert out["result"]["qualified"] is True
     assert [c["criteria_name"] for c in out["result"]["criteria_scores"]] == ["Seniority", "Industry"]
