@@ -98,7 +98,9 @@ class Replica:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"replica {self.name} exited: {self.log()[-3000:]}")
             try:
-                return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+                # Any answer from /mcp (401: no token) means started: uvicorn serves only after the lifespan
+                # (the job poller) is up. Not /healthz: its vendor probe takes a slot of the shared rate window.
+                return httpx.post(f"{self.url}/mcp", timeout=2).status_code == 401
             except httpx.HTTPError:
                 return False
 
