@@ -27,7 +27,7 @@ from enrich_mcp.tooling import Toolset
 from enrich_mcp.vendors import discover_vendors
 
 if TYPE_CHECKING:
-    from enrich_mcp.server import Runtime
+    from enrich_mcp.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

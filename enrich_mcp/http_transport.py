@@ -50,7 +50,7 @@ from enrich_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from enrich_mcp.http import VendorHTTP
-    from enrich_mcp.server import Runtime
+    from enrich_mcp.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

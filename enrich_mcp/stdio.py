@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from enrich_mcp.errors import DataDirectoryError
 
 if TYPE_CHECKING:
-    from enrich_mcp.server import EnrichServer
+    from mcp.server.mcpserver import MCPServer
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def _exit_on(exc: BaseException) -> None:
     os._exit(2 if problem is not None else 1)
 
 
-async def serve_stdio(server: EnrichServer) -> None:
+async def serve_stdio(server: MCPServer[Any]) -> None:
     lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
     stdin = GuardedStdin(_stdin_lines())
     async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # pyright: ignore[reportArgumentType]

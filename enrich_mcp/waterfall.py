@@ -27,7 +27,7 @@ from enrich_mcp.tooling import Confirm, Toolset, paid_call, require
 from enrich_mcp.vendors.base import VendorServices
 
 if TYPE_CHECKING:
-    from enrich_mcp.server import Runtime
+    from enrich_mcp.runtime import Runtime
 
 Want = Literal["work_email", "personal_email", "phone"]
 WANTS: tuple[Want, ...] = ("work_email", "personal_email", "phone")

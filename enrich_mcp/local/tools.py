@@ -15,7 +15,7 @@ from enrich_mcp.local.models import EmailResult, EmailSummary, LeadResult, LeadR
 from enrich_mcp.tooling import Toolset, require
 
 if TYPE_CHECKING:
-    from enrich_mcp.server import Runtime
+    from enrich_mcp.runtime import Runtime
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 

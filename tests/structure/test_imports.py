@@ -32,3 +32,13 @@ def test_vendor_clients_and_models_load_without_mcp() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_nothing_below_the_assembly_imports_server_py() -> None:
+    # server.py assembles everything; the CLI, the transports and the snapshot tool sit above it.
+    importers = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name not in ASSEMBLERS and {"enrich_mcp.server", "enrich_mcp.server.build_server"} & imports_of(path)
+    )
+    assert importers == []
