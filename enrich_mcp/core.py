@@ -8,24 +8,34 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
-from pydantic import BaseModel, Field, WithJsonSchema
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from enrich_mcp.datadir import moved_aside
 from enrich_mcp.erasure import Matcher, parse_identifier, scrub_exports
 from enrich_mcp.errors import InputError, JobNotFound
 from enrich_mcp.jobs import Job, JobInfo, JobStatus
+from enrich_mcp.schema import published
 from enrich_mcp.tooling import Toolset
+from enrich_mcp.vendors import discover_vendors
 
 if TYPE_CHECKING:
     from enrich_mcp.server import Runtime
 
-JobId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="A job id")]
+logger = logging.getLogger(__name__)
+
+JobId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Columns = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=200)]] | None,
+    Field(max_length=200, description="Only these columns"),
+]
 
 
 class DamagedJob(BaseModel):
@@ -46,16 +56,13 @@ class CancelResult(BaseModel):
     cancelled_at_vendor: bool = Field(description="True when the vendor was told to stop too")
 
 
-# Same meaning as pydantic's `{"type": "object", "additionalProperties": true}` items, but a client
-# validating the output no longer walks every property of every row (it was most of a 1,000-row page's time).
-_ROWS_SCHEMA = WithJsonSchema({"type": "array", "items": {"type": "object"}, "title": "Rows"})
-
-
 class ResultsPage(BaseModel):
+    # Rows are published as a bare list (lean_schema), so a client validating the output does not walk
+    # every property of every row (it was most of a 1,000-row page's time).
     job: JobInfo
     offset: int
     limit: int
-    rows: Annotated[list[dict[str, Any]], _ROWS_SCHEMA]
+    rows: list[dict[str, Any]]
     next_offset: int | None = Field(description="Pass as offset for the next page; null at the end")
 
 
@@ -89,6 +96,13 @@ class SpendReport(BaseModel):
 
 
 class ForgetResult(BaseModel):
+    # The published schema types what a caller acts on; the other counts are in every answer too.
+    model_config = ConfigDict(
+        json_schema_extra=published(
+            "dry_run", "identifiers", "related_identifiers", "cache_entries_removed", "unfinished_jobs", "not_scanned"
+        )
+    )
+
     dry_run: bool = Field(description="True when nothing was changed: the counts say what would go")
     identifiers: list[str] = Field(description="The identifiers given, normalised (email lower-case, phone E.164)")
     related_identifiers: list[str] = Field(
@@ -109,6 +123,30 @@ class ForgetResult(BaseModel):
     not_scanned: list[str] = Field(
         description="Damaged files moved aside in the data directory; they may still hold the person"
     )
+
+
+ToolsetName = Annotated[
+    str,
+    Field(max_length=40),
+    WithJsonSchema({"type": "string", "enum": [spec.name for spec in discover_vendors()]}),
+]
+
+
+class ToolsetInfo(BaseModel):
+    name: str
+    enabled: bool = Field(description="Its tools are listed now")
+    available: bool = Field(description="Configured, so it can be enabled")
+    tools: list[str]
+    status: str
+
+
+class ToolsetList(BaseModel):
+    toolsets: list[ToolsetInfo]
+
+
+class ToolsetEnabled(BaseModel):
+    toolset: str
+    added: list[str] = Field(description="Tools added by this call (empty when it was on already)")
 
 
 _FORMULA_START = ("=", "@", "\t", "\r")
@@ -137,12 +175,60 @@ def _flatten(row: dict[str, Any]) -> dict[str, Any]:
     return {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v for k, v in row.items()}
 
 
+def register_dynamic(tools: Toolset, runtime: Runtime) -> None:
+    """``list_toolsets`` and ``enable_toolset`` (ENRICH_MCP_DYNAMIC_TOOLSETS=1): vendors' tools on demand."""
+    names = sorted(runtime.status)
+
+    def info(name: str) -> ToolsetInfo:
+        status = runtime.status[name]
+        toolset = runtime.toolsets.get(name)
+        return ToolsetInfo(
+            name=name,
+            enabled=bool(toolset and toolset.active),
+            available=toolset is not None,
+            tools=status.tools,
+            status=status.reason,
+        )
+
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
+    async def list_toolsets() -> ToolsetList:
+        """List the vendor toolsets, which are enabled and why others are not; enable one with enable_toolset."""
+        return ToolsetList(toolsets=[info(name) for name in names])
+
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
+    async def enable_toolset(
+        ctx: Context,
+        toolset: ToolsetName,
+    ) -> ToolsetEnabled:
+        """Add a vendor's tools to this server's list (the client is told to list tools again). Free."""
+        if toolset not in runtime.status:
+            raise InputError(f"No toolset {toolset!r}.", hint=f"Choose one of: {', '.join(names)}.")
+        found = runtime.toolsets.get(toolset)
+        if found is None:
+            raise InputError(f"Toolset {toolset} cannot be enabled: {runtime.status[toolset].reason}.")
+        added = found.activate()
+        if added:
+            await _announce_tool_list_change(ctx)
+        return ToolsetEnabled(toolset=toolset, added=added)
+
+
+async def _announce_tool_list_change(ctx: Context[Any, Any]) -> None:
+    """``notifications/tools/list_changed`` to this client (2025 era) and to every listen stream (2026 era)."""
+    try:
+        await ctx.session.send_tool_list_changed()
+    except Exception:  # a stateless (2026) request has no session to notify; the bus below covers it
+        logger.debug("no session to send tools/list_changed on", exc_info=True)
+    await ctx.notify_tools_changed()
+
+
 def register_core(tools: Toolset, runtime: Runtime) -> None:
     from enrich_mcp.local.tools import register_local
     from enrich_mcp.waterfall import register_waterfall
 
     register_waterfall(tools, runtime)
     register_local(tools, runtime)
+    if runtime.settings.dynamic_toolsets:
+        register_dynamic(tools, runtime)
     jobs = runtime.jobs
 
     def _damaged() -> dict[str, str]:
@@ -161,39 +247,37 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
                 ) from None
             raise
 
-    @tools.tool(title="List jobs", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def list_jobs(
         status: JobStatus | None = None,
-        vendor: str | None = None,
+        vendor: Annotated[str | None, Field(max_length=40)] = None,
         limit: Annotated[int, Field(ge=1, le=500)] = 50,
     ) -> JobList:
-        """List background jobs (newest first), optionally by status or vendor. Free."""
+        """List background jobs, newest first, by status or vendor. Free."""
         found = await jobs.list(status=status, vendor=vendor, limit=limit)
         damaged = [DamagedJob(job_id=i, problem=why) for i, why in sorted(_damaged().items())]
         return JobList(jobs=[JobInfo.of(j) for j in found], count=len(found), damaged=damaged)
 
-    @tools.tool(title="Get job", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def get_job(job_id: JobId) -> JobInfo:
-        """Status, progress and summary of one job. Free; the server polls the vendor in the background."""
+        """One job's status (queued, running, completed, failed, cancelled), progress and summary. Free."""
         return JobInfo.of(await get_or_explain(job_id))
 
-    @tools.tool(title="Cancel job", read_only=False, destructive=True, idempotent=True)
+    @tools.tool(read_only=False, destructive=True, idempotent=True)
     async def cancel_job(job_id: JobId) -> CancelResult:
-        """Stop a job here and, where the vendor supports it, at the vendor. Finished jobs are left as they are."""
+        """Stop a running job, at the vendor too where it allows."""
         await get_or_explain(job_id)
         job, at_vendor = await jobs.cancel(job_id)
         return CancelResult(job=JobInfo.of(await jobs.get(job.id)), cancelled_at_vendor=at_vendor)
 
-    @tools.tool(title="Get job results", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def get_job_results(
         job_id: JobId,
         offset: Annotated[int, Field(ge=0)] = 0,
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
-        fields: Annotated[
-            list[str] | None, Field(max_length=100, description="Only these columns (keeps answers small)")
-        ] = None,
+        fields: Columns = None,
     ) -> ResultsPage:
-        """Page through a job's result rows. Use `fields` to return only the columns you need. Free."""
+        """Page through a job's result rows; `fields` keeps answers small. Free."""
         try:
             job, rows = await jobs.results(job_id, offset=offset, limit=limit, fields=fields)
         except JobNotFound:
@@ -208,17 +292,14 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
             next_offset=end if end < job.result_count else None,
         )
 
-    @tools.tool(title="Export job results", read_only=False, idempotent=False, open_world=False)
+    @tools.tool(read_only=False, idempotent=False, open_world=False)
     async def export_job_results(
         job_id: JobId,
         format: Literal["csv", "jsonl"] = "csv",
-        file_name: Annotated[str | None, Field(max_length=120, description="Base name; made safe")] = None,
-        fields: Annotated[list[str] | None, Field(max_length=200)] = None,
+        file_name: Annotated[str | None, Field(max_length=120)] = None,
+        fields: Columns = None,
     ) -> ExportResult:
-        """Write all of a job's results to a CSV or JSONL file under the data directory's exports/. Free.
-
-        Files are never overwritten; CSV cells that a spreadsheet would run as a formula are neutralised.
-        """
+        """Write a job's rows to a new CSV or JSONL file in the data directory's exports/. Free."""
         job = await get_or_explain(job_id)
         if job.result_count == 0:
             raise InputError(f"Job {job_id} has no result rows to export (status {job.status}).")
@@ -261,38 +342,33 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
         path = await anyio.to_thread.run_sync(write)
         return ExportResult(path=str(path), format=format, rows=len(rows), bytes=path.stat().st_size)
 
-    @tools.tool(title="Cache statistics", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def cache_stats() -> CacheStats:
-        """Entries, size and hit rate of the on-disk result cache. Free."""
+        """Entries, size and hit rate of the result cache. Free."""
         return CacheStats.model_validate(await runtime.cache.summary())
 
-    @tools.tool(title="Spend report", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def spend_report() -> SpendReport:
-        """Money spent at the vendors by vendor, tool and day, what is reserved, and what is left of the budget."""
+        """Spend by vendor, tool and day, reserved spend and budget left. Free."""
         return SpendReport.model_validate(await runtime.budget.report())
 
-    @tools.tool(title="Forget a person", read_only=False, destructive=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=False, destructive=True, idempotent=True, open_world=False)
     async def forget_person(
         identifiers: Annotated[
             list[Annotated[str, Field(min_length=3, max_length=320)]],
             Field(
                 min_length=1,
                 max_length=20,
-                description="Whole identifiers of one person: emails, phone numbers, LinkedIn URLs, full name, "
-                "vendor ids",
+                description="One person's emails, phones, LinkedIn URLs, full name or vendor ids",
             ),
         ],
         dry_run: Annotated[bool, Field(description="Only report what would be erased")] = False,
         default_region: Annotated[
-            str, Field(min_length=2, max_length=2, description="ISO country code for phones without +country code")
+            str, Field(min_length=2, max_length=2, description="Country code for phones without +code")
         ] = "US",
     ) -> ForgetResult:
-        """Erase one person from the cache, job results, exports and the spend ledger. Does not touch vendors.
-
-        Identifiers are matched whole (email case-insensitively, phones in any format, LinkedIn URLs in any
-        form); fragments such as a domain are refused. Other people in the same jobs and exports keep their
-        rows. The person's other identifiers found beside the given ones are erased too. Try dry_run first.
-        """
+        """Erase one person (whole identifiers, not fragments) from the local cache, job results, exports and
+        ledger, not at vendors; try dry_run first."""
         region = default_region.upper()
         given = sorted({parse_identifier(i, region) for i in identifiers})
         matcher = Matcher(set(given), region=region)

@@ -80,6 +80,8 @@ class Runtime:
     mx_resolver: MxResolver = field(default_factory=lambda: DnsMxResolver(timeout=2.0))
     """DNS for the local email checks (validate_emails, enrich_person); tests put a stub here."""
     subscribers: dict[str, weakref.WeakSet[Any]] = field(default_factory=dict)
+    toolsets: dict[str, Toolset] = field(default_factory=dict)
+    """Each configured vendor's toolset; with dynamic toolsets, enable_toolset activates one."""
     _users: int = 0
     _stopped: anyio.Event | None = None
     _stop: anyio.Event | None = None
@@ -265,18 +267,41 @@ def build_server(
             jobs=runtime.jobs,
         )
         runtime.vendors[spec.name] = services
-        toolset = Toolset(spec.name, server, settings.read_only)
-        spec.register(toolset, services)
+        toolset = Toolset(spec.name, server, settings.read_only, active=not settings.dynamic_toolsets)
+        spec.register(toolset, services)  # job handlers too: a restarted server resumes jobs of inactive toolsets
+        runtime.toolsets[spec.name] = toolset
         status.tools = toolset.registered
 
     from enrich_mcp.core import register_core
 
     register_core(Toolset(CORE, server, settings.read_only), runtime)
+    if settings.dynamic_toolsets:
+        _advertise_tool_list_changes(server)
     _register_resources(server, runtime)
     _register_prompts(server)
     _register_subscriptions(server, runtime)
     _log_start(runtime)
     return server
+
+
+def _advertise_tool_list_changes(server: EnrichServer) -> None:
+    """Declare ``tools.listChanged`` (2025-era handshake), since enable_toolset changes the list.
+
+    MCPServer runs every transport with ``create_initialization_options()`` and no notification
+    options, and has no setting for them; wrapping that one method is the smallest way to say it.
+    (2026-era clients learn it from ``subscriptions/listen``, which is served.)
+    """
+    from mcp.server import NotificationOptions
+
+    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+    create = lowlevel.create_initialization_options
+
+    def with_tools_changed(notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any) -> Any:
+        options = notification_options or NotificationOptions()
+        options.tools_changed = True
+        return create(options, *args, **kwargs)
+
+    lowlevel.create_initialization_options = with_tools_changed  # type: ignore[method-assign]
 
 
 def _log_start(runtime: Runtime) -> None:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     sandbox: bool = False
     toolsets: Annotated[list[str] | None, NoDecode] = None
     read_only: bool = False
+    dynamic_toolsets: bool = Field(
+        default=False, description="Start with core plus list_toolsets/enable_toolset; vendors are enabled on demand."
+    )
     budget_usd: float | None = Field(default=None, ge=0)
     confirm_above_usd: float | None = Field(default=None, ge=0)
     http_token: SecretStr | None = None

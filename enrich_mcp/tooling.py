@@ -2,8 +2,9 @@
 
 Tools are plain typed async functions registered through :class:`Toolset`,
 which sets all four annotation hints, applies read-only mode (on the tool's own
-``read_only_hint``) and turns every :class:`~enrich_mcp.errors.EnrichError` into
-a tool error whose text a person can act on.
+``read_only_hint``), turns every :class:`~enrich_mcp.errors.EnrichError` into
+a tool error whose text a person can act on, and closes and leans each tool's
+schemas (:func:`prepare_tool`, with :mod:`enrich_mcp.schema`).
 """
 
 from __future__ import annotations
@@ -16,18 +17,31 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, Protocol, TypeVar
 
 import anyio
+import pydantic_core
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp_types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from enrich_mcp.budget import Budget, Charge
 from enrich_mcp.budget import Confirm as ConfirmCallback
 from enrich_mcp.cache import Cached, canonical
 from enrich_mcp.errors import EnrichError, InputError, VendorResponseLost
 from enrich_mcp.jobs import JobResult
+from enrich_mcp.schema import (
+    MAX_CALL_BYTES,
+    MAX_ERROR_LINES,
+    describe,
+    describe_tool,
+    invalid,
+    lean_schema,
+    open_objects,
+)
 
 if TYPE_CHECKING:
+    from mcp.server.mcpserver.tools import Tool
+
     from enrich_mcp.jobs import JobManager
     from enrich_mcp.settings import Settings
 
@@ -53,16 +67,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Argument types every vendor's tools share, so they read and validate the same everywhere.
-Fresh = Annotated[bool, Field(description="Skip the cache and ask the vendor again (spends credits)")]
-Confirm = Annotated[bool, Field(description="The user already approved this spend")]
-WaitSeconds = Annotated[
-    float | None,
-    Field(
-        ge=0,
-        le=600,
-        description="Seconds to wait for the job to finish before returning a job handle (default 4; 0 = at once)",
-    ),
-]
+Fresh = Annotated[bool, Field(description="Skip the cache")]
+Confirm = Annotated[bool, Field(description="User approved the cost")]
+WaitSeconds = Annotated[float | None, Field(ge=0, le=600, description="Default 4")]
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -80,18 +87,24 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 @dataclass
 class Toolset:
-    """Registers one toolset's tools on the server, honouring read-only mode."""
+    """Registers one toolset's tools on the server, honouring read-only mode.
+
+    Every tool goes through :func:`enrich_mcp.schema.prepare_tool` here, the one place where argument
+    models are closed and schemas made lean. An inactive toolset (dynamic toolsets) keeps its tools
+    until :meth:`activate` adds them.
+    """
 
     name: str
     server: MCPServer[Any]
     read_only_mode: bool = False
+    active: bool = True
     registered: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    _pending: list[Callable[[], None]] = field(default_factory=list)
 
     def tool(
         self,
         *,
-        title: str,
         read_only: bool,
         destructive: bool = False,
         idempotent: bool,
@@ -101,23 +114,45 @@ class Toolset:
             if self.read_only_mode and not read_only:
                 self.skipped.append(fn.__name__)
                 return fn
-            self.server.add_tool(
-                tool_errors(fn),
-                name=fn.__name__,
-                title=title,
-                annotations=ToolAnnotations(
-                    title=title,
-                    read_only_hint=read_only,
-                    destructive_hint=destructive and not read_only,
-                    idempotent_hint=idempotent,
-                    open_world_hint=open_world,
-                ),
-                structured_output=True,
+            annotations = ToolAnnotations(
+                read_only_hint=read_only,
+                destructive_hint=destructive and not read_only,
+                idempotent_hint=idempotent,
+                open_world_hint=open_world,
             )
+            install = functools.partial(self._install, fn, annotations=annotations)
             self.registered.append(fn.__name__)
+            if self.active:
+                install()
+            else:
+                self._pending.append(install)
             return fn
 
         return decorator
+
+    def _install(self, fn: Callable[..., Awaitable[Any]], *, annotations: ToolAnnotations) -> None:
+        # No `title`: clients show the name, and the ~2 KB that titles cost is better spent on schemas.
+        name = fn.__name__
+        self.server.add_tool(
+            tool_errors(fn),
+            name=name,
+            description=describe_tool(fn.__doc__ or ""),
+            annotations=annotations,
+            structured_output=True,
+        )
+        # MCPServer.add_tool builds the Tool (argument model, schemas) and offers no public handle on it;
+        # this is the one place enrich-mcp reaches in, to close and lean what the SDK built.
+        tool = self.server._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
+        assert tool is not None
+        prepare_tool(tool)
+
+    def activate(self) -> list[str]:
+        """Add the tools of an inactive toolset to the server; returns the names added."""
+        pending, self._pending = self._pending, []
+        self.active = True
+        for install in pending:
+            install()
+        return list(self.registered) if pending else []
 
 
 class SpendApproval(BaseModel):
@@ -282,3 +317,53 @@ def require(condition: bool, message: str) -> None:
     """Reject impossible input before any vendor call."""
     if not condition:
         raise InputError(message)
+
+
+# -- the one hook into the SDK's tools -----------------------------------------------------------------
+
+
+class Arguments(FuncMetadata):
+    """The SDK's argument handling, closed, size-capped, and with short errors."""
+
+    tool: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=dict)
+
+    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
+        size = len(pydantic_core.to_json(arguments_to_validate, serialize_unknown=True))
+        if size > MAX_CALL_BYTES:
+            raise invalid(
+                f"The arguments are {size:,} bytes; a call takes at most {MAX_CALL_BYTES:,}. Nothing was sent to "
+                "a vendor: split the list over several calls, or pass a CSV file where the tool takes csv_path."
+            )
+        try:
+            return super().validate_arguments(arguments_to_validate)
+        except ValidationError as exc:
+            details = [{k: v for k, v in e.items() if k not in ("msg", "url")} for e in exc.errors()[:MAX_ERROR_LINES]]
+            raise invalid(describe(exc, self.input_schema), details) from None
+
+
+def close_model(model: type[ArgModelBase]) -> type[ArgModelBase]:
+    """The SDK's argument model with unknown arguments refused instead of dropped."""
+    return type(model.__name__, (model,), {"model_config": ConfigDict(extra="forbid"), "__module__": __name__})
+
+
+def prepare_tool(tool: Tool) -> None:
+    """Close, lean and check a tool the SDK built from its function (see the module docstring)."""
+    meta = tool.fn_metadata
+    model = close_model(meta.arg_model)
+    params = lean_schema(model.model_json_schema(by_alias=True))
+    if problems := open_objects(params):
+        raise TypeError(
+            f"{tool.name}: input objects must be closed (use enrich_mcp.schema.Input): {', '.join(problems)}"
+        )
+    tool.parameters = params
+    tool.description = describe_tool(tool.description)
+    tool.fn_metadata = Arguments(
+        arg_model=model,
+        output_schema=lean_schema(meta.output_schema, output=True) if meta.output_schema else None,
+        output_model=meta.output_model,
+        wrap_output=meta.wrap_output,
+        tool=tool.name,
+        input_schema=params,
+    )
+    vars(tool).pop("output_schema", None)  # Tool caches it (cached_property); clients must see the lean one

@@ -1,7 +1,8 @@
 """The tools snapshot (tests/__snapshots__/tools.json) and the README tool table, from one source.
 
 ``python -m enrich_mcp.toolsnap --write`` regenerates both after a deliberate schema change;
-``tests/test_server.py`` fails when the live schemas drift from the snapshot.
+``tests/test_server.py`` fails when the live schemas drift from the snapshot. The README block also
+states the measured size of ``tools/list`` (compact JSON, as a client receives it).
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import anyio
+from mcp import Client
 
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
@@ -19,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "tests" / "__snapshots__" / "tools.json"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- tools:begin -->", "<!-- tools:end -->"
+VENDORS = ("sixtyfour", "audiencelab", "lance", "enrichabl", "fourrunr")
 
 
 def snapshot_tools(server: EnrichServer) -> list[dict[str, Any]]:
@@ -29,7 +35,6 @@ def snapshot_tools(server: EnrichServer) -> list[dict[str, Any]]:
         out.append(
             {
                 "name": tool.name,
-                "title": tool.title,
                 "description": tool.description,
                 "annotations": {
                     "read_only": hints.read_only_hint if hints else None,
@@ -38,15 +43,28 @@ def snapshot_tools(server: EnrichServer) -> list[dict[str, Any]]:
                     "open_world": hints.open_world_hint if hints else None,
                 },
                 "input_schema": tool.parameters,
+                "output_schema": tool.output_schema,
             }
         )
     return json.loads(json.dumps(out))
 
 
+async def listed_tools(server: EnrichServer) -> list[dict[str, Any]]:
+    """``tools/list`` as a client receives it (an in-memory MCP client)."""
+    async with Client(server) as client:
+        listed = await client.list_tools()
+    return [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in listed.tools]
+
+
+def compact_size(tools: Sequence[dict[str, Any]]) -> int:
+    """Characters of the tools list as compact JSON: what it costs in a client's context."""
+    return len(json.dumps(list(tools), separators=(",", ":")))
+
+
 def readme_table(snapshot: list[dict[str, Any]]) -> str:
     def toolset(name: str) -> str:
         prefix = name.split("_", 1)[0]
-        return prefix if prefix in {"sixtyfour", "audiencelab", "lance", "enrichabl", "fourrunr"} else "core"
+        return prefix if prefix in VENDORS else "core"
 
     lines = ["| toolset | tool | what it does | read-only |", "|---|---|---|---|"]
     for tool in sorted(snapshot, key=lambda t: (toolset(t["name"]) != "core", toolset(t["name"]), t["name"])):
@@ -56,13 +74,42 @@ def readme_table(snapshot: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _sandbox(home: str, toolsets: list[str] | None = None) -> EnrichServer:
+    return build_server(Settings(home=Path(home), sandbox=True, toolsets=toolsets))
+
+
 def current_snapshot() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as home:
-        server = build_server(Settings(home=Path(home), sandbox=True))
+        server = _sandbox(home)
         try:
             return snapshot_tools(server)
         finally:
             server.runtime.close()
+
+
+def measured_sizes() -> dict[str, int]:
+    """Compact tools/list size with every toolset on ("all") and for each vendor plus core."""
+
+    async def measure() -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for name, toolsets in [("all", None), *((v, [v]) for v in VENDORS)]:
+            with tempfile.TemporaryDirectory() as home:
+                server = _sandbox(home, toolsets)
+                try:
+                    sizes[name] = compact_size(await listed_tools(server))
+                finally:
+                    server.runtime.close()
+        return sizes
+
+    return anyio.run(measure)
+
+
+def size_line(sizes: dict[str, int]) -> str:
+    each = ", ".join(f"{v} {sizes[v]:,}" for v in VENDORS)
+    return (
+        f"Measured `tools/list` (compact JSON, as a client receives it): {sizes['all']:,} characters with every "
+        f"toolset on; one vendor plus core: {each}."
+    )
 
 
 def main() -> None:
@@ -79,7 +126,8 @@ def main() -> None:
     if BEGIN in text and END in text:
         head, _, rest = text.partition(BEGIN)
         _, _, tail = rest.partition(END)
-        README.write_text(f"{head}{BEGIN}\n{readme_table(snap)}\n{END}{tail}", encoding="utf-8")
+        block = f"{size_line(measured_sizes())}\n\n{readme_table(snap)}"
+        README.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}", encoding="utf-8")
     print(f"wrote {SNAPSHOT.relative_to(ROOT)} ({len(snap)} tools)")
 
 

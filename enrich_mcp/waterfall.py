@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from enrich_mcp import local
 from enrich_mcp.errors import BudgetError, InputError, VendorError
 from enrich_mcp.local.domains import is_free_mail
-from enrich_mcp.tooling import Toolset, paid_call, require
+from enrich_mcp.tooling import Confirm, Toolset, paid_call, require
 from enrich_mcp.vendors.base import VendorServices
 
 if TYPE_CHECKING:
@@ -41,6 +41,11 @@ INDEX_ACCOUNT = "local"
 TOOL = "enrich_person"
 
 Text = Annotated[str | None, Field(default=None, min_length=1, max_length=200)]
+Domain = Annotated[str | None, Field(default=None, max_length=253, description="Company website or domain")]
+Email = Annotated[str | None, Field(default=None, max_length=320)]
+LinkedIn = Annotated[str | None, Field(default=None, max_length=500, description="LinkedIn profile URL")]
+LanceId = Annotated[str | None, Field(default=None, max_length=100)]
+Phone = Annotated[str | None, Field(default=None, max_length=50)]
 
 
 # -- the person ------------------------------------------------------------------------------------
@@ -344,21 +349,19 @@ LANCE_NOTE = (
 
 class FieldAnswer(BaseModel):
     want: Want
-    value: str | None = Field(description="The best answer found; null when none")
-    verified: bool = Field(description="Email: syntax and MX checked locally. Phone: a valid number")
-    confidence: Confidence | None = Field(
-        description="high: verified and the vendor was sure; medium: verified; low: found, not verified"
-    )
-    source: str | None = Field(description="Vendor that found it, or 'input' when it was given")
-    cached: bool = Field(description="Served from a cache, at no cost")
-    checks: list[str] = Field(default_factory=list, description="Local check verdict and reasons")
+    value: str | None
+    verified: bool = Field(description="Email: syntax and MX checked; phone: a valid number")
+    confidence: Confidence | None = Field(description="high: verified, vendor sure; medium: verified; low: not")
+    source: str | None = Field(description="Vendor, or input")
+    cached: bool
+    checks: list[str] = Field(default_factory=list)
 
 
 class PlanStep(BaseModel):
     provider: str
     operation: str
     wants: list[Want]
-    estimated_usd: float = Field(description="0 when the answer is already cached")
+    estimated_usd: float
     price_known: bool
     cached: bool
 
@@ -378,12 +381,12 @@ class EnrichPersonResult(BaseModel):
     dry_run: bool
     complete: bool = Field(description="Every wanted field has a verified answer")
     answers: list[FieldAnswer]
-    plan: list[PlanStep] = Field(description="Vendor steps in order (cheapest first) for the fields still open")
-    estimated_total_usd: float = Field(description="Cost if every planned step ran; it stops earlier when it can")
+    plan: list[PlanStep] = Field(description="Steps for the open fields, cheapest first")
+    estimated_total_usd: float = Field(description="If every planned step ran")
     cost_usd: float = Field(description="Spent by this call")
-    trail: list[TrailStep] = Field(description="What was tried, in order")
-    stopped: str | None = Field(default=None, description="Why the waterfall stopped early (budget, approval)")
-    providers_skipped: dict[str, str] = Field(default_factory=dict, description="Vendor → why it was not used")
+    trail: list[TrailStep] = Field(description="What was tried")
+    stopped: str | None = Field(default=None, description="Why it stopped early")
+    providers_skipped: dict[str, str] = Field(default_factory=dict, description="Vendor: why not used")
 
 
 # -- the waterfall ---------------------------------------------------------------------------------
@@ -663,56 +666,48 @@ class Waterfall:
 def register_waterfall(tools: Toolset, runtime: Runtime) -> None:
     waterfall = Waterfall(runtime)
 
-    @tools.tool(title="Enrich a person (waterfall)", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def enrich_person(
         ctx: Context,
         want: Annotated[
             list[Want],
-            Field(min_length=1, max_length=3, description="Fields to find: work_email, personal_email, phone"),
+            Field(min_length=1, max_length=3),
         ],
         name: Text = None,
         first_name: Text = None,
         last_name: Text = None,
         company: Text = None,
-        domain: Annotated[
-            str | None, Field(default=None, max_length=253, description="Company website or domain")
-        ] = None,
-        email: Annotated[str | None, Field(default=None, max_length=320)] = None,
-        linkedin: Annotated[str | None, Field(default=None, max_length=500, description="LinkedIn profile URL")] = None,
-        lance_person_id: Annotated[str | None, Field(default=None, max_length=100)] = None,
-        phone: Annotated[str | None, Field(default=None, max_length=50)] = None,
+        domain: Domain = None,
+        email: Email = None,
+        linkedin: LinkedIn = None,
+        lance_person_id: LanceId = None,
+        phone: Phone = None,
         providers: Annotated[
-            list[str] | None,
+            list[Annotated[str, Field(max_length=40)]] | None,
             Field(default=None, min_length=1, max_length=10, description="Vendors to try, in this order"),
         ] = None,
         max_cost_usd: Annotated[
             float | None, Field(default=None, ge=0, le=100, description="Most this call may spend")
         ] = None,
-        dry_run: Annotated[bool, Field(description="Only return the plan and its estimated cost")] = False,
-        fresh: Annotated[bool, Field(description="Skip every cache and ask the vendors again")] = False,
-        confirm: Annotated[bool, Field(description="The user already approved the spend")] = False,
+        dry_run: Annotated[bool, Field(description="Only return the plan and its cost")] = False,
+        fresh: Annotated[bool, Field(description="Skip every cache (spends again)")] = False,
+        confirm: Confirm = False,
     ) -> EnrichPersonResult:
-        """Find a person's work email, personal email and/or phone across the configured vendors.
-
-        Use this rather than a vendor's find tool: it checks the cache first (free), then tries vendors
-        cheapest first (about $0.01-$0.20 a step; `dry_run` shows the plan and cost), verifies every email
-        (syntax + MX) and stops at the first verified answer. Give as much as you know.
-        """
+        """Find a person's work email, personal email or phone: cache first, then vendors cheapest first ($0.01-$0.20 a
+        step) until verified. Prefer it to vendors' find tools."""
         require(len(set(want)) == len(want), "List each wanted field once.")
-        person = clean_person(
-            {
-                "name": name,
-                "first_name": first_name,
-                "last_name": last_name,
-                "company": company,
-                "domain": domain,
-                "email": email,
-                "linkedin": linkedin,
-                "phone": phone,
-                "lance_person_id": lance_person_id,
-            },
-            region="US",
-        )
+        given = {
+            "name": name,
+            "first_name": first_name,
+            "last_name": last_name,
+            "company": company,
+            "domain": domain,
+            "email": email,
+            "linkedin": linkedin,
+            "phone": phone,
+            "lance_person_id": lance_person_id,
+        }
+        person = clean_person(given, region="US")
         return await waterfall.run(
             person,
             list(want),

@@ -206,7 +206,10 @@ async def test_an_echoed_key_never_reaches_output_cache_or_ledger(
             for tool, args in [
                 ("sixtyfour_find_email", {"lead": {"name": "Ada Lovelace"}}),
                 ("sixtyfour_find_email", {"lead": {"name": "Ada Lovelace"}}),  # from the cache
-                ("sixtyfour_enrich_lead", {"lead_info": {"name": "Ada Lovelace"}, "struct": {"key": "anything"}}),
+                (
+                    "sixtyfour_enrich_lead",
+                    {"lead_info": {"name": "Ada Lovelace"}, "struct": [{"name": "key", "description": "anything"}]},
+                ),
                 ("list_jobs", {}),
             ]:
                 result = await client.call_tool(tool, args)

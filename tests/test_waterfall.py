@@ -208,7 +208,7 @@ async def test_given_work_email_is_checked_not_bought(build: Callable[..., Enric
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({**ADA, "want": ["fax"]}, "'work_email', 'personal_email' or 'phone'"),
+        ({**ADA, "want": ["fax"]}, 'want[0]: must be work_email, personal_email or phone (got "fax")'),
         ({"company": "Analytical Engines", "want": ["phone"]}, "Give at least a name"),
         ({**ADA, "email": "not-an-email", "want": ["phone"]}, "email: 'not-an-email' is not a valid address"),
         (

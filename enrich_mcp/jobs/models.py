@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from enrich_mcp.errors import VendorProtocolError
+from enrich_mcp.schema import published
 
 JobStatus = Literal["queued", "running", "completed", "failed", "cancelled", "unknown"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "unknown"})
@@ -105,14 +106,17 @@ class StatusWords:
 
 
 class JobInfo(BaseModel):
-    """A job as tools and resources show it."""
+    """A job as tools and resources show it: one compact shape, shared by every job handle.
+
+    Its published schema types the handle's three key fields; the others are in every answer too.
+    """
+
+    model_config = ConfigDict(json_schema_extra=published("job_id", "status", "resource_uri", nested=True))
 
     job_id: str
-    vendor: str
-    kind: str
     tool: str
     status: JobStatus
-    vendor_status: str | None = None
+    vendor_status: str | None = Field(default=None, description="The vendor's own word")
     vendor_job_id: str | None = None
     progress: float | None = None
     total: float | None = None
@@ -120,21 +124,13 @@ class JobInfo(BaseModel):
     error: str | None = None
     result_count: int = 0
     summary: dict[str, Any] = Field(default_factory=dict)
-    resource_uri: str
-    results_uri: str
-    created_at: str
-    updated_at: str
-    finished_at: str | None = None
+    resource_uri: str = Field(description="Read it for the job; add /results for its rows")
+    updated_at: str = Field(description="Last change, UTC ISO 8601")
 
     @classmethod
     def of(cls, job: Job) -> JobInfo:
-        def iso(ts: float | None) -> str | None:
-            return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
         return cls(
             job_id=job.id,
-            vendor=job.vendor,
-            kind=job.kind,
             tool=job.tool,
             status=job.status,
             vendor_status=job.vendor_status,
@@ -146,21 +142,18 @@ class JobInfo(BaseModel):
             result_count=job.result_count,
             summary=job.summary,
             resource_uri=job_uri(job.id),
-            results_uri=job_uri(job.id) + "/results",
-            created_at=iso(job.created_at) or "",
-            updated_at=iso(job.updated_at) or "",
-            finished_at=iso(job.finished_at),
+            updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(job.updated_at)),
         )
 
 
 class JobResult(BaseModel):
     """What a long-running tool returns: the job, and its first rows when it finished in time."""
 
+    model_config = ConfigDict(json_schema_extra=published("job", "finished", "rows", "reused", "next_step"))
+
     job: JobInfo
-    finished: bool = Field(description="True when the job ended within wait_seconds")
-    rows: list[dict[str, Any]] | None = Field(default=None, description="The first result rows, when finished")
-    more_rows: bool = Field(default=False, description="True when get_job_results has more rows than shown here")
-    reused: bool = Field(
-        default=False, description="True when this is the same request's unfinished job, not a new one"
-    )
+    finished: bool = Field(description="The job ended within wait_seconds")
+    rows: list[dict[str, Any]] | None = None
+    more_rows: bool = Field(default=False, description="get_job_results has more rows")
+    reused: bool = Field(default=False, description="The same request's unfinished job, not a new one")
     next_step: str

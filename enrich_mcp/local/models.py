@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema, model_validator
+
+from enrich_mcp.schema import Extras, WithExtras
 
 Verdict = Literal["valid", "invalid", "risky", "unknown"]
 
@@ -26,6 +28,41 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class LeadRow(WithExtras):
+    """One lead row to clean. Common column names (E-mail, Job Title, Website, company_name...) are accepted."""
+
+    max_bytes = 16_000
+
+    name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    company: str = ""
+    domain: str = Field(default="", description="Website or domain")
+    linkedin: str = ""
+    title: str = ""
+    extra: Extras = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_columns(cls, data: Any) -> Any:
+        """Rename recognised column aliases to the field they stand for; anything else stays (and is refused)."""
+        from enrich_mcp.local.leads import lead_field
+
+        if not isinstance(data, dict):
+            return data
+        renamed: dict[str, Any] = {}
+        for key, value in data.items():
+            field = lead_field(key) if isinstance(key, str) and key not in cls.model_fields else None
+            name = {"full_name": "name", "linkedin_url": "linkedin"}.get(field, field) if field else key
+            if name in renamed:
+                continue  # the first column for a field wins, as in a CSV
+            # A spreadsheet's phone or zip arrives as a number: the cleaner reads it as text.
+            renamed[name] = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        return renamed
+
+
 class MxAnswer(_Frozen):
     """What DNS says about a domain's ability to receive mail."""
 
@@ -39,16 +76,16 @@ class MxAnswer(_Frozen):
 
 
 class EmailResult(_Frozen):
-    input: str = Field(description="The address as given (non-strings as their repr), cut to 320 characters.")
-    email: str | None = Field(description="Normalised address (domain lower-cased), or null when the syntax is bad.")
+    input: str = Field(description="As given, cut to 320 characters")
+    email: str | None = Field(description="Normalised; null when the syntax is bad")
     domain: str | None
     verdict: Verdict
-    reasons: list[EmailReason] = Field(description="Machine-readable codes behind the verdict, plus flags.")
+    reasons: list[EmailReason]
     disposable: bool = False
-    role: bool = Field(default=False, description="A shared mailbox such as info@ or support@, not a person.")
-    free_mail: bool = Field(default=False, description="A consumer mailbox (gmail.com, yahoo.*, ...): valid, not B2B.")
-    mx: bool | None = Field(default=None, description="Whether the domain accepts mail; null when not checked.")
-    detail: str | None = Field(default=None, description="Why the syntax was rejected, or what DNS said.")
+    role: bool = Field(default=False, description="A shared mailbox such as info@")
+    free_mail: bool = Field(default=False, description="Consumer mailbox: valid, not B2B")
+    mx: bool | None = Field(default=None, description="Domain accepts mail; null when not checked")
+    detail: str | None = None
 
 
 class EmailSummary(_Frozen):
@@ -58,11 +95,11 @@ class EmailSummary(_Frozen):
     risky: int
     unknown: int
     distinct_domains: int
-    duplicates: int = Field(description="Addresses repeating an earlier one in the batch, ignoring case.")
+    duplicates: int
 
 
 class EmailValidationReport(_Frozen):
-    results: list[EmailResult] = Field(description="One result per input address, in input order.")
+    results: list[EmailResult]
     summary: EmailSummary
 
 
@@ -71,23 +108,22 @@ class CleanLead(_Frozen):
     last_name: str | None = None
     full_name: str | None = None
     email: str | None = None
-    phone: str | None = Field(default=None, description="E.164, e.g. +14155550123.")
+    phone: str | None = Field(default=None, description="E.164")
     company: str | None = None
-    domain: str | None = Field(default=None, description="Registered company domain, e.g. acme.co.uk.")
-    linkedin_url: str | None = Field(default=None, description="https://www.linkedin.com/in/<slug>")
+    domain: str | None = None
+    linkedin_url: str | None = None
     title: str | None = None
-    extra: dict[str, JsonValue] = Field(default_factory=dict, description="Unrecognised columns, kept as given.")
+    extra: Annotated[dict[str, JsonValue], WithJsonSchema({"type": "object"})] = Field(
+        default_factory=dict, description="Unrecognised columns, kept as given"
+    )
 
 
 class LeadResult(_Frozen):
-    index: int = Field(description="Position of the row in the input, from 0.")
-    ok: bool = Field(description="True when the row was cleaned without any issue.")
-    lead: CleanLead | None = Field(description="Null only when the row is not an object or is empty.")
-    issues: list[str] = Field(description="Human-readable problems, each prefixed by the field it concerns.")
-    duplicate_of: int | None = Field(
-        default=None,
-        description="Index of the first row with the same email, the same phone, or the same full name and domain.",
-    )
+    index: int
+    ok: bool = Field(description="Cleaned without any issue")
+    lead: CleanLead | None = Field(description="Null when the row is empty")
+    issues: list[str]
+    duplicate_of: int | None = Field(default=None, description="Index of the first row with the same person")
 
 
 class LeadSummary(_Frozen):
@@ -95,11 +131,11 @@ class LeadSummary(_Frozen):
     ok: int
     with_errors: int
     duplicates: int
-    emails_fixed: int = Field(description="Valid emails that had to be trimmed or lower-cased.")
-    phones_normalised: int = Field(description="Valid phone numbers rewritten to E.164.")
-    domains_derived: int = Field(description="Company domains taken from a work email because none was given.")
+    emails_fixed: int
+    phones_normalised: int
+    domains_derived: int = Field(description="Company domains taken from work emails")
 
 
 class LeadCleaningReport(_Frozen):
-    results: list[LeadResult] = Field(description="One result per input row, in input order.")
+    results: list[LeadResult]
     summary: LeadSummary

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from enrich_mcp import local
 from enrich_mcp.errors import InputError
 from enrich_mcp.files import input_file
-from enrich_mcp.local.models import EmailResult, EmailSummary, LeadResult, LeadSummary
+from enrich_mcp.local.models import EmailResult, EmailSummary, LeadResult, LeadRow, LeadSummary
 from enrich_mcp.tooling import Toolset, require
 
 if TYPE_CHECKING:
@@ -21,26 +21,21 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 CsvPath = Annotated[
     str | None,
-    Field(
-        default=None,
-        max_length=4096,
-        description="Path of a .csv/.tsv/.txt file on the server's machine (instead of inline data), "
-        "at most 10,000 data rows, inside the client's roots or ENRICH_MCP_FILES_DIR",
-    ),
+    Field(default=None, max_length=4096, description="Or a .csv/.tsv/.txt file in the client's roots"),
 ]
 
 
 class EmailValidation(BaseModel):
     source: Literal["inline", "csv"]
     mx_checked: bool
-    results: list[EmailResult] = Field(description="One result per address, in input order")
+    results: list[EmailResult] = Field(description="In input order")
     summary: EmailSummary
 
 
 class LeadCleaning(BaseModel):
     source: Literal["inline", "csv"]
     default_region: str
-    results: list[LeadResult] = Field(description="One result per row, in input order")
+    results: list[LeadResult] = Field(description="In input order")
     summary: LeadSummary
 
 
@@ -61,24 +56,18 @@ def _one_source(inline: object | None, csv_path: str | None, what: str) -> None:
 
 
 def register_local(tools: Toolset, runtime: Runtime) -> None:
-    @tools.tool(title="Validate emails", read_only=True, idempotent=True, open_world=True)
+    @tools.tool(read_only=True, idempotent=True, open_world=True)
     async def validate_emails(
         ctx: Context,
         emails: Annotated[
-            list[str] | None,
-            Field(max_length=local.MAX_ITEMS, description="Addresses to check (up to 10,000)"),
+            list[Annotated[str, Field(max_length=2_000)]] | None, Field(max_length=local.MAX_ITEMS)
         ] = None,
         csv_path: CsvPath = None,
         check_mx: Annotated[bool, Field(description="Ask DNS whether each domain accepts mail")] = True,
-        verify_with_vendor: Annotated[
-            bool, Field(description="Also verify at a paid vendor (Enrichabl); not done by this tool")
-        ] = False,
+        verify_with_vendor: Annotated[bool, Field(description="Not done here: see enrichabl_start_validation")] = False,
     ) -> EmailValidation:
-        """Check email addresses for free: syntax, MX records, disposable domains, role accounts, free-mail.
-
-        Use it before paying for enrichment or sending, on a list or a CSV file's email column. Costs nothing;
-        only DNS is asked (one lookup per domain). Verdicts: valid, invalid, risky, unknown, with reasons.
-        """
+        """Check emails free (syntax, MX, disposable, role, free-mail) before paying or sending; each gets a
+        verdict: valid, risky, invalid or unknown."""
         _one_source(emails, csv_path, "emails")
         if verify_with_vendor:
             # Mailbox-level verification is an Enrichabl pipeline job (upload, then validate), with its own
@@ -107,30 +96,22 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
             summary=report.summary,
         )
 
-    @tools.tool(title="Clean leads", read_only=True, idempotent=True, open_world=False)
+    @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def clean_leads(
         ctx: Context,
         rows: Annotated[
-            list[dict[str, Any]] | None,
-            Field(
-                max_length=local.MAX_ITEMS,
-                description="Lead rows: column name → value (name, first_name, email, phone, company, website, "
-                "linkedin, title; common aliases are recognised)",
-            ),
+            list[LeadRow] | None, Field(max_length=local.MAX_ITEMS, description="Each <=16 KB; a call <=5 MB")
         ] = None,
         csv_path: CsvPath = None,
         default_region: Annotated[
-            str, Field(min_length=2, max_length=2, description="ISO country code for phones without +country code")
+            str, Field(min_length=2, max_length=2, description="Country code for phones without +code")
         ] = "US",
     ) -> LeadCleaning:
-        """Normalise lead rows for free: names split and capitalised, emails fixed, phones to E.164,
-        company domains from websites or work emails, LinkedIn URLs canonical, duplicates flagged.
-
-        Use it before any paid enrichment so vendors get clean input and duplicates are not paid twice.
-        Offline and free. Problems are reported per row.
-        """
+        """Normalise leads free (names, emails, E.164 phones, domains, LinkedIn) and flag duplicates; use before paid
+        enrichment."""
         _one_source(rows, csv_path, "rows")
-        data: list[Any] = await _read_csv(runtime, ctx, csv_path) if csv_path is not None else list(rows or [])
+        rows_given = [row.flat() for row in rows or []]
+        data: list[Any] = await _read_csv(runtime, ctx, csv_path) if csv_path is not None else rows_given
         report = await anyio.to_thread.run_sync(lambda: local.clean_leads(data, default_region=default_region))
         return LeadCleaning(
             source="inline" if csv_path is None else "csv",

@@ -19,8 +19,6 @@ from typing import Any
 from tests.clients.conftest import ROOT
 
 RUN_TIMEOUT = 240
-STRICT_AT_LEAST = 32
-"""Tools openai-agents converts to strict schemas today; the schema work for issue 12 takes this to 61."""
 
 SNAPSHOT = {t["name"] for t in json.loads((ROOT / "tests" / "__snapshots__" / "tools.json").read_text())}
 SERVER = str(Path(sys.executable).with_name("enrich-mcp"))
@@ -75,5 +73,5 @@ def test_openai_agents_converts_in_strict_mode_and_invokes_a_tool(real_clients: 
     result = run_client([str(python), str(real_clients / "clients" / "agents" / "client.py")], tmp_path)
     assert result["listed"] == len(SNAPSHOT)
     assert sorted(result["strict"] + result["fallback"]) == sorted(SNAPSHOT)
-    assert len(result["strict"]) >= STRICT_AT_LEAST, f"only {len(result['strict'])} strict: {result['fallback']}"
+    assert result["fallback"] == [], f"only {len(result['strict'])} strict"  # every tool converts (issue 12)
     assert result["wrapped_verdicts"] == ["unknown", "invalid"]

@@ -173,8 +173,7 @@ async def test_cancel_right_after_an_enrichabl_start_reaches_enrichabl(build: Ca
                 client,
                 "enrichabl_start_enrichment",
                 pipeline_id=pipeline_id,
-                enrichment_type="AI_COLUMN",
-                ai_template_id=template_id,
+                enrichment={"enrichment_type": "AI_COLUMN", "ai_template_id": template_id},
                 wait_seconds=0,
             )
             assert started["job"]["vendor_job_id"]
@@ -418,7 +417,11 @@ async def test_a_workflow_run_carries_a_stable_idempotency_key(build: Callable[.
     async with connect(server) as client:
         workflow = (await _create_workflow(client))["id"]
         out = await call(
-            client, "sixtyfour_run_workflow", workflow_id=workflow, webhook_payload=[{"name": "Ada"}], wait_seconds=0
+            client,
+            "sixtyfour_run_workflow",
+            workflow_id=workflow,
+            webhook_payload=[[{"key": "name", "value": "Ada"}]],
+            wait_seconds=0,
         )
     [run] = sandbox.calls("POST", "/workflows/run")
     assert run.headers["Idempotency-Key"] == f"enrich-mcp-{out['job']['job_id']}-run"

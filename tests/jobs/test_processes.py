@@ -153,3 +153,63 @@ def test_two_servers_on_one_home_drive_each_job_once(home: Path, servers: list[S
     [row] = spend_rows(home)
     assert row["status"] == "settled" and row["job_id"] == job_id
     assert f"driving job {job_id}" not in b.stderr()
+
+
+def vendor_records(home: Path, vendor: str, kind: str) -> int:
+    """How many records of ``kind`` the (persistent) sandbox vendor created: what it really received."""
+    with sqlite3.connect(home / "sandbox" / f"{vendor}.sqlite3") as conn:
+        return int(conn.execute("SELECT count(*) FROM records WHERE kind=?", (kind,)).fetchone()[0])
+
+
+def finish_on(server: Server, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (job := server.tool("get_job", job_id=job_id))["status"] not in ("completed", "failed", "unknown"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)  # a real process on the other side: nothing to wait on but its answers
+    return job
+
+
+def test_sigkill_right_after_the_handle_the_next_server_finishes_the_job(home: Path, servers: list[Server]) -> None:
+    a = Server(home, ENRICH_MCP_POLL_INTERVAL_SECONDS="30")  # A would poll late: B must take over
+    servers.append(a)
+    handle = a.tool("sixtyfour_deep_search", query="CTOs in Lisbon", max_results=5, wait_seconds=0)
+    job_id = handle["job"]["job_id"]
+    assert handle["job"]["vendor_job_id"]  # accepted before the handle came back
+    a.kill()
+    b = Server(home)
+    servers.append(b)
+    job = finish_on(b, job_id)
+    b.close()
+    assert job["status"] == "completed" and job["result_count"] > 0
+    assert vendor_records(home, "sixtyfour", "search") == 1  # started once, never resent
+    [row] = spend_rows(home)
+    assert row["status"] == "settled"
+
+
+def test_sigkill_mid_bulk_submit_and_poll_every_chunk_sent_once_every_row_stored_once(
+    home: Path, servers: list[Server]
+) -> None:
+    a = Server(home)
+    servers.append(a)
+    leads = [{"name": f"Person {i}", "company": f"Company {i}"} for i in range(250)]
+    handle = a.tool("sixtyfour_find_emails_bulk", leads=leads, wait_seconds=0)
+    job_id = handle["job"]["job_id"]
+    a.kill()  # chunks 2 and 3 are being submitted (or polled) in the background right now
+    b = Server(home)
+    servers.append(b)
+    job = finish_on(b, job_id)
+    b.close()
+    [stored] = job_rows(home)
+    chunks = stored["state"]["steps"]
+    done = [name for name, step in chunks.items() if step["status"] == "done"]
+    maybe = [name for name, step in chunks.items() if step["status"] == "unknown"]  # killed mid-send: not resent
+    assert sorted(done + maybe) == ["chunk-0", "chunk-1", "chunk-2"]
+    assert len(done) <= vendor_records(home, "sixtyfour", "task") <= len(done) + len(maybe)
+    assert job["result_count"] == 250  # one row per lead: nothing stored twice, nothing dropped
+    with sqlite3.connect(home / "jobs.sqlite3") as conn:
+        indexes = [
+            json.loads(r[0])["index"] for r in conn.execute("SELECT data FROM results WHERE job_id=?", (job_id,))
+        ]
+    assert sorted(indexes) == list(range(250))
+    [row] = spend_rows(home)
+    assert row["status"] in ("settled", "unknown")

@@ -91,7 +91,7 @@ async def test_validate_emails_input_errors(server: EnrichServer, resolver: Stub
     assert "Give either `emails` or `csv_path`" in both
     assert f"csv_path: no file '{tmp_path / 'nope.csv'}'" in missing
     assert "csv_path must name a .csv/.tsv/.txt file, not 'passwd'" in not_csv
-    assert "10000" in too_many
+    assert "emails: at most 10,000 items (got 10,001)" in too_many
     assert "mailbox verification runs as an Enrichabl pipeline job" in vendor
     assert "enrichabl_start_validation" in vendor
     assert resolver.asked == []
@@ -101,7 +101,7 @@ async def test_clean_leads_reports_garbage_per_row(server: EnrichServer, era: st
     rows = [
         {"Name": "  ADA LOVELACE ", "E-mail": " Ada@Analytical.Example.org", "Phone": "(415) 555-2671"},
         {},
-        {"email": "not-an-email", "notes": [1, 2]},
+        {"email": "not-an-email", "extra": [{"key": "notes", "value": "1, 2"}]},
         {"name": "Ada Lovelace", "email": "ada@analytical.example.org"},
     ]
     async with connect(server, mode=era) as client:
@@ -118,7 +118,7 @@ async def test_clean_leads_reports_garbage_per_row(server: EnrichServer, era: st
     assert (empty["ok"], empty["issues"]) == (False, ["row: empty"])
     assert garbage["ok"] is False
     assert garbage["issues"][0].startswith("email: 'not-an-email' is not a valid address")
-    assert garbage["lead"]["extra"] == {"notes": [1, 2]}
+    assert garbage["lead"]["extra"] == {"notes": "1, 2"}
     assert duplicate["duplicate_of"] == 0
     assert out["summary"]["total"] == 4 and out["summary"]["duplicates"] == 1
     assert out["default_region"] == "US"

@@ -96,9 +96,9 @@ async def test_hostile_ids_are_tool_errors_without_a_vendor_request(
 async def test_the_schema_shows_the_documented_id_shape(server: EnrichServer) -> None:
     async with connect(server) as client:
         tools = {t.name: t.input_schema for t in (await client.list_tools()).tools}
-    uuid_like = "^[0-9a-fA-F]{8}-"
-    assert tools["enrichabl_get_pipeline"]["properties"]["pipeline_id"]["pattern"].startswith(uuid_like)
-    assert tools["sixtyfour_get_workflow"]["properties"]["workflow_id"]["pattern"].startswith(uuid_like)
+    # UUID_PATTERN is enforced on input and published as the equivalent, shorter `format: uuid`.
+    assert tools["enrichabl_get_pipeline"]["properties"]["pipeline_id"]["format"] == "uuid"
+    assert tools["sixtyfour_get_workflow"]["properties"]["workflow_id"]["format"] == "uuid"
     assert tools["lance_get_enrichment"]["properties"]["person_id"]["format"] == "uuid"
     assert tools["fourrunr_get_lead"]["properties"]["lead_id"]["pattern"] == "^[A-Za-z0-9_-]{1,64}$"
 

@@ -74,7 +74,7 @@ UNSAFE: list[tuple[str, str, Call]] = [
     ("sixtyfour", "find-phone-bulk-async", lambda c: c.find_phone_bulk_async([LEAD])),
     ("sixtyfour", "enrich-lead-async", lambda c: c.enrich_lead_async({"lead_info": LEAD})),
     ("sixtyfour", "enrich-company-async", lambda c: c.enrich_company_async({"target_company": {}})),
-    ("sixtyfour", "qa-agent", lambda c: c.qa_agent({"data": {}})),
+    ("sixtyfour", "qa-agent-async", lambda c: c.qa_agent_async({"data": {}})),
     ("sixtyfour", "start-deep-search", lambda c: c.start_deep_search("cto", "people", 10)),
     ("sixtyfour", "create workflow", lambda c: c.create_workflow({"workflow_name": "w"})),
     ("audiencelab", "enrich", lambda c: c.enrich({"filter": {"email": "a@example.com"}})),

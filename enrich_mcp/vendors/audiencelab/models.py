@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from enrich_mcp.schema import Sparse
 
 OutputField = Literal[
     "company",
@@ -49,7 +51,44 @@ InputColumn = Literal[
 Operator = Literal["OR", "AND"]
 JobStatusWord = Literal["IN_QUEUE", "PROCESSING", "COMPLETED", "FAILED"]
 
-Scalar = str | int | float | bool | None
+
+class _Columns(Sparse):
+    @model_validator(mode="before")
+    @classmethod
+    def _case_insensitive(cls, data: Any) -> Any:
+        """``FIRST_NAME`` (the column's own spelling) is ``first_name``."""
+        if not isinstance(data, dict):
+            return data
+        return {k.lower() if isinstance(k, str) and k.lower() in cls.model_fields else k: v for k, v in data.items()}
+
+    def payload(self) -> dict[str, str]:
+        return self.named()
+
+
+class ContactFilter(_Columns):
+    """Who to look up in real time, by the identifying input columns."""
+
+    email: str = ""
+    business_email: str = ""
+    personal_email: str = ""
+    phone: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    company_name: str = ""
+    company_domain: str = ""
+    linkedin_url: str = ""
+    sha256_personal_email: str = ""
+
+
+class Contact(ContactFilter):
+    """A person for a bulk job, by the documented input columns (lower-case keys, as in the examples)."""
+
+    personal_address: str = ""
+    personal_city: str = ""
+    personal_state: str = ""
+    personal_zip: str = ""
+    company_industry: str = ""
+    up_id: str = ""
 
 
 class EnrichContactResult(BaseModel):

@@ -13,14 +13,17 @@ from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, cache_note,
 from enrich_mcp.vendors.audiencelab.client import MAX_PAGE_SIZE, AudienceLabClient
 from enrich_mcp.vendors.audiencelab.jobs import EnrichmentJobHandler
 from enrich_mcp.vendors.audiencelab.models import (
+    Contact,
+    ContactFilter,
     EnrichContactResult,
     EnrichmentJobPage,
     InputColumn,
     Operator,
     OutputField,
-    Scalar,
 )
 from enrich_mcp.vendors.base import VendorServices
+
+MAX_RECORDS = 10_000
 
 
 def checked(result: JobResult) -> JobResult:
@@ -37,37 +40,23 @@ def register(tools: Toolset, services: VendorServices) -> None:
     vendor = services.name
     services.jobs.register(EnrichmentJobHandler(client))
 
-    @tools.tool(title="AudienceLab: enrich one contact", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def audiencelab_enrich_contact(
-        filter: Annotated[
-            dict[str, Scalar],
-            Field(
-                min_length=1,
-                max_length=20,
-                description='What you know about the person, e.g. {"email": "ada@example.com"} (email, phone, name…)',
-            ),
-        ],
+        filter: Annotated[ContactFilter, Field(description="What you know about the person")],
         ctx: Context,
         fields: Annotated[
-            list[OutputField] | None,
-            Field(min_length=1, max_length=16, description="Only return these fields (default: AudienceLab's choice)"),
+            list[OutputField] | None, Field(min_length=1, max_length=16, description="Only these fields")
         ] = None,
-        is_or_match: Annotated[bool, Field(description="Match any filter key (true) or all of them (false)")] = False,
+        is_or_match: Annotated[bool, Field(description="Match any filter key, not all")] = False,
         request_id: Annotated[str | None, Field(min_length=1, max_length=200, description="Your tracking id")] = None,
         fresh: Fresh = False,
         confirm: Confirm = False,
     ) -> EnrichContactResult:
-        """Look up one contact in AudienceLab in real time (name, company, title, emails, phones, address…).
-
-        For a handful of people; use audiencelab_enrich_contacts_bulk for 100+. Costs one lookup (estimated
-        $0.01 unless ENRICH_MCP_PRICES says otherwise). Answers are cached; `fresh` re-asks and pays again.
-        """
-        require(
-            any(v not in (None, "") for v in filter.values()),
-            'Give at least one non-empty filter value, e.g. {"email": "ada@example.com"}.',
-        )
+        """Look up one person in AudienceLab now (about $0.01, cached); for 100+ use the bulk tool."""
+        known = filter.payload()
+        require(bool(known), 'Give at least one non-empty filter value, e.g. {"email": "ada@example.com"}.')
         require(fields is None or len(set(fields)) == len(fields), "List each field once.")
-        body: dict[str, Any] = {"filter": filter}
+        body: dict[str, Any] = {"filter": known}
         if fields:
             body["fields"] = fields
         body["is_or_match"] = is_or_match
@@ -85,7 +74,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
                 vendor=vendor,
                 tool="audiencelab_enrich_contact",
                 operation="enrich",
-                subject=next(str(v) for v in filter.values() if v not in (None, "")),
+                subject=next(iter(known.values())),
                 confirm=confirm,
             )
 
@@ -100,34 +89,28 @@ def register(tools: Toolset, services: VendorServices) -> None:
             cache=cache_note(cached),
         )
 
-    @tools.tool(title="AudienceLab: bulk enrichment job", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def audiencelab_enrich_contacts_bulk(
         name: Annotated[str, Field(min_length=1, max_length=200, description="Job name, shown in AudienceLab")],
         records: Annotated[
-            list[dict[str, Scalar]],
-            Field(min_length=1, description='Contacts to enrich, e.g. [{"email": "ada@example.com"}]'),
+            list[Contact], Field(min_length=1, max_length=MAX_RECORDS, description="Each <=8 KB; a call <=5 MB")
         ],
         ctx: Context,
         columns: Annotated[
-            list[InputColumn] | None,
-            Field(min_length=1, max_length=16, description='Input columns present in the records, e.g. ["EMAIL"]'),
+            list[InputColumn] | None, Field(min_length=1, max_length=16, description="Columns present in records")
         ] = None,
-        operator: Annotated[Operator, Field(description="Match on any column (OR) or all of them (AND)")] = "OR",
+        operator: Annotated[Operator, Field(description="Match any column (OR) or all (AND)")] = "OR",
         wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
-        """Enrich many contacts with an AudienceLab bulk job; results come back as rows (get_job_results pages them).
-
-        Best for 100+ contacts. Costs about one lookup per record (estimated $0.01 each unless ENRICH_MCP_PRICES
-        says otherwise). Returns the rows if the job ends within `wait_seconds`, else a job handle; the server
-        keeps polling. When AudienceLab delivers a gs:// file, the job says how to fetch it.
-        """
-        require(all(any(v not in (None, "") for v in r.values()) for r in records), "Every record needs a value.")
+        """Enrich many people as an AudienceLab job (about $0.01 each; best for 100+)."""
+        rows = [r.payload() for r in records]
+        require(all(rows), "Every record needs a value.")
         require(columns is None or len(set(columns)) == len(columns), "List each column once.")
         request: dict[str, Any] = {"name": name, "operator": operator}
         if columns:
             request["columns"] = columns
-        request["records"] = records
+        request["records"] = rows
         result = await start_job(
             services,
             ctx,
@@ -136,22 +119,19 @@ def register(tools: Toolset, services: VendorServices) -> None:
             request=request,
             wait_seconds=wait_seconds,
             operation="enrichment_record",
-            units=len(records),
+            units=len(rows),
             subject=name,
             confirm=confirm,
-            total=len(records),
+            total=len(rows),
         )
         return checked(result)
 
-    @tools.tool(title="AudienceLab: list enrichment jobs", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def audiencelab_list_enrichment_jobs(
-        page: Annotated[int, Field(ge=1, description="Page number, from 1")] = 1,
-        page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Jobs per page (max 1000)")] = 100,
+        page: Annotated[int, Field(ge=1, le=100_000)] = 1,
+        page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 100,
     ) -> EnrichmentJobPage:
-        """List the account's AudienceLab bulk enrichment jobs with status and result file URL. Free.
-
-        Use it to find jobs started elsewhere (e.g. the dashboard); jobs started here are tracked by get_job.
-        """
+        """List AudienceLab bulk jobs, including ones started elsewhere. Free."""
         listing = await client.list_enrichments(page, page_size)
         try:
             return EnrichmentJobPage.model_validate(listing)

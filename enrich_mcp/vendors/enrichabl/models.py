@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from enrich_mcp.jobs import JobInfo
+from enrich_mcp.schema import Extras, Input, WithExtras, pairs
 
 ColumnType = Literal["base", "ai", "multi_ai", "firecrawl"]
 TemplateKind = Literal["ai", "multi_ai", "firecrawl"]
@@ -55,66 +56,183 @@ LEAD_FIELDS: tuple[str, ...] = get_args(LeadField)
 # -- inputs ----------------------------------------------------------------------------------------
 
 
-class Lead(BaseModel):
-    """One lead to upload. Only email is required; keys beyond the documented fields go to custom_fields."""
+class Lead(WithExtras):
+    """One lead to upload (email required); other data goes to custom_fields."""
 
-    model_config = ConfigDict(extra="allow")
+    extra_name = "custom_fields"
+    max_bytes = 16_000
 
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", description="Used for dedup")
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
-    company: str | None = Field(default=None, max_length=300)
-    title: str | None = Field(default=None, max_length=300)
-    phone: str | None = Field(default=None, max_length=50)
-    linkedin_url: str | None = Field(default=None, max_length=500)
-    company_website: str | None = Field(default=None, max_length=500)
-    company_description: str | None = Field(default=None, max_length=5000)
-    company_size: str | None = Field(default=None, max_length=100)
-    industry: str | None = Field(default=None, max_length=200)
-    location: str | None = Field(default=None, max_length=300)
-    custom_fields: dict[str, Any] | None = Field(default=None, description="Free-form; stored verbatim on the lead")
+    email: str = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    title: str = ""
+    phone: str = ""
+    linkedin_url: str = ""
+    company_website: str = ""
+    company_description: str = ""
+    company_size: str = ""
+    industry: str = ""
+    location: str = ""
+    custom_fields: Extras = Field(default_factory=list)
 
     def payload(self) -> dict[str, Any]:
-        body = {name: getattr(self, name) for name in LEAD_FIELDS if getattr(self, name) is not None}
-        custom = {**(self.model_extra or {}), **(self.custom_fields or {})}
-        if custom or self.custom_fields is not None:
+        body = self.named()
+        custom = pairs(self.custom_fields, where="custom_fields")
+        if custom:
             body["custom_fields"] = custom
         return body
 
 
-class InlineAiTemplate(BaseModel):
+TemplateName = Annotated[str, Field(min_length=1, max_length=200)]
+PromptTemplate = Annotated[str, Field(min_length=1, max_length=20_000, description="Uses {{field}}s")]
+MaxTokens = Annotated[int | None, Field(ge=1, le=100_000)]
+EndpointUrl = Annotated[str | None, Field(max_length=2000, description="Custom deployments only")]
+
+
+class InlineAiTemplate(Input):
     """An AI template created and attached in one call (only for ``ai`` columns)."""
 
-    name: str = Field(min_length=1, max_length=200, description="Also the lead_custom_fields key of its values")
-    prompt_template: str = Field(min_length=1, max_length=20_000, description="Use {{field}} placeholders")
-    model: Model
-    max_tokens: int | None = Field(default=None, ge=1, le=100_000)
+    name: TemplateName
+    prompt_template: PromptTemplate
+    model: Annotated[Model, WithJsonSchema({"type": "string", "maxLength": 40, "description": "e.g. gpt-4o-mini"})]
+    max_tokens: MaxTokens = None
 
 
-class FirecrawlExtractConfig(BaseModel):
+def _suffix_only(url_column: str) -> str:
+    if url_column.startswith("lead_"):
+        raise ValueError(f'is the lead-field suffix only: use "{url_column[5:]}", not "{url_column}"')
+    return url_column
+
+
+UrlColumn = Annotated[
+    str,
+    AfterValidator(_suffix_only),
+    Field(min_length=1, max_length=200, description='e.g. "company_website"'),
+]
+OutputFields = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1, max_length=50)]
+
+
+class FirecrawlExtractConfig(Input):
     """Per-job Firecrawl extraction settings (the template is only for UI display)."""
 
-    url_column: str = Field(
-        min_length=1,
-        max_length=200,
-        description='Lead-field suffix, e.g. "company_website" (not "lead_company_website")',
-    )
+    url_column: UrlColumn
     prompt: str = Field(min_length=1, max_length=20_000)
-    output_fields: list[str] = Field(min_length=1, max_length=50)
+    output_fields: OutputFields
+
+
+# Columns: `type` picks the shape (a discriminated union), so the valid combinations are in the schema.
+
+
+class BaseColumn(Input):
+    type: Literal["base"]
+    key: LeadField
+
+
+class AiColumn(Input):
+    type: Literal["ai"]
+    template_id: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    template: InlineAiTemplate | None = Field(default=None, description="Or create the template inline")
+
+    @model_validator(mode="after")
+    def _one_template(self) -> AiColumn:
+        if (self.template_id is None) == (self.template is None):
+            raise ValueError("an ai column needs template_id or template (exactly one)")
+        return self
+
+
+class FieldColumn(Input):
+    """One output field of a multi-AI or Firecrawl template."""
+
+    type: Literal["multi_ai", "firecrawl"]
+    template_id: str = Field(min_length=1, max_length=100)
+    field: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_template(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "template" in data:
+            raise ValueError(
+                f"inline templates are only for ai columns: create the {data.get('type')} template with "
+                "enrichabl_create_template, then pass its id as template_id"
+            )
+        return data
+
+
+ColumnSpec = Annotated[BaseColumn | AiColumn | FieldColumn, Field(discriminator="type")]
+
+
+# Templates: `kind` picks the shape.
+
+
+class AiTemplate(Input):
+    kind: Literal["ai"]
+    name: TemplateName
+    prompt_template: PromptTemplate
+    model: Model
+    max_tokens: MaxTokens = None
+    endpoint_url: EndpointUrl = None
+
+
+# The model allow-list is published once per schema (on the ai shape); elsewhere it is enforced, not repeated.
+CompactModel = Annotated[
+    Model, WithJsonSchema({"type": "string", "maxLength": 40, "description": "One of the ai template's models"})
+]
+
+
+class MultiAiTemplate(Input):
+    kind: Literal["multi_ai"]
+    name: TemplateName
+    prompt_template: PromptTemplate
+    model: CompactModel
+    output_fields: OutputFields
+    max_tokens: MaxTokens = None
+    endpoint_url: EndpointUrl = None
+
+
+class FirecrawlTemplate(Input):
+    kind: Literal["firecrawl"]
+    name: str = Field(min_length=1, max_length=200)
+    url_column: UrlColumn
+    prompt: str = Field(min_length=1, max_length=20_000)
+    output_fields: OutputFields
+
+
+TemplateSpec = Annotated[AiTemplate | MultiAiTemplate | FirecrawlTemplate, Field(discriminator="kind")]
+
+
+# Enrichment runs: `enrichment_type` picks the setting it needs.
+
+
+class AiRun(Input):
+    enrichment_type: Literal["AI_COLUMN"]
+    ai_template_id: str = Field(min_length=1, max_length=100)
+
+
+class MultiAiRun(Input):
+    enrichment_type: Literal["MULTI_AI_COLUMN"]
+    multi_ai_template_id: str = Field(min_length=1, max_length=100)
+
+
+class FirecrawlRun(Input):
+    enrichment_type: Literal["FIRECRAWL_EXTRACT"]
+    firecrawl_extract_config: FirecrawlExtractConfig
+
+
+Enrichment = Annotated[AiRun | MultiAiRun | FirecrawlRun, Field(discriminator="enrichment_type")]
 
 
 # -- answers ---------------------------------------------------------------------------------------
 
 
 class Pipeline(BaseModel):
+    """A pipeline as Enrichabl sent it; the fields below are typed, the others pass through."""
+
     model_config = ConfigDict(extra="allow")
 
     pipeline_id: str
     pipeline_name: str | None = None
-    pipeline_description: str | None = None
-    pipeline_color: str | None = None
     total_leads: int | None = None
-    imported_leads: int | None = None
     validated_leads: int | None = None
     enriched_leads: int | None = None
     valid_emails: int | None = None

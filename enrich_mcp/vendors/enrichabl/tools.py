@@ -15,41 +15,35 @@ from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, EnrichablClient
 from enrich_mcp.vendors.enrichabl.client import template_id as template_id_of
 from enrich_mcp.vendors.enrichabl.jobs import ListLeadsHandler, RunHandler
-from enrich_mcp.vendors.enrichabl.models import Column as ColumnOut
 from enrich_mcp.vendors.enrichabl.models import (
-    ColumnType,
+    AiRun,
+    ColumnSpec,
+    Enrichment,
     EnrichmentJobRecord,
-    EnrichmentType,
-    FirecrawlExtractConfig,
-    InlineAiTemplate,
+    FirecrawlRun,
     Lead,
-    LeadField,
     LeadsPage,
-    Model,
     Pipeline,
     PipelineList,
     Template,
     TemplateKind,
     TemplateList,
+    TemplateSpec,
     UploadSummary,
     ValidationService,
     flatten_row,
     select,
 )
+from enrich_mcp.vendors.enrichabl.models import Column as ColumnOut
 from enrich_mcp.vendors.enrichabl.upload import read_csv, upload
 
-PipelineId = Annotated[
-    str,
-    Field(pattern=UUID_PATTERN, description="pipeline_id (a UUID) from enrichabl_list_pipelines"),
-]
-Limit = Annotated[int | None, Field(ge=1, le=1_000_000, description="Only the N most recent leads of pipeline_id")]
+MAX_INLINE_LEADS = 50_000
+
+PipelineId = Annotated[str, Field(pattern=UUID_PATTERN)]
+Limit = Annotated[int | None, Field(ge=1, le=1_000_000, description="N newest leads only")]
 LeadIds = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=100)]] | None,
-    Field(
-        min_length=1,
-        max_length=100_000,
-        description="Specific lead_id values. pipeline_id may be given too: it is then only used to read results back",
-    ),
+    Field(min_length=1, max_length=100_000),
 ]
 
 
@@ -106,24 +100,24 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     # -- pipelines -------------------------------------------------------------------------------
 
-    @tools.tool(title="Enrichabl: list pipelines", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def enrichabl_list_pipelines() -> PipelineList:
-        """List your Enrichabl pipelines with their stats (total, validated, enriched leads, valid emails). Free."""
+        """List Enrichabl pipelines with lead counts. Free."""
         pipelines = [Pipeline.model_validate(p) for p in await client.list_pipelines()]
         return PipelineList(pipelines=pipelines, count=len(pipelines))
 
-    @tools.tool(title="Enrichabl: get pipeline", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def enrichabl_get_pipeline(pipeline_id: PipelineId) -> Pipeline:
-        """One Enrichabl pipeline with its stats. Free."""
+        """Read one Enrichabl pipeline with lead counts. Free."""
         return Pipeline.model_validate(await client.get_pipeline(pipeline_id))
 
-    @tools.tool(title="Enrichabl: create pipeline", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def enrichabl_create_pipeline(
         pipeline_name: Annotated[str, Field(min_length=1, max_length=200)],
         pipeline_description: Annotated[str | None, Field(max_length=2000)] = None,
-        pipeline_color: Annotated[str | None, Field(pattern=r"^#[0-9A-Fa-f]{6}$", description="#RRGGBB")] = None,
+        pipeline_color: Annotated[str | None, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = None,
     ) -> Pipeline:
-        """Create an Enrichabl pipeline (a list of leads to enrich and validate). Free; each call makes a new one."""
+        """Create an Enrichabl pipeline (a list of leads to enrich and validate). Free."""
         body: dict[str, Any] = {"pipeline_name": pipeline_name}
         if pipeline_description is not None:
             body["pipeline_description"] = pipeline_description
@@ -133,30 +127,20 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     # -- leads -----------------------------------------------------------------------------------
 
-    @tools.tool(title="Enrichabl: upload leads", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def enrichabl_upload_leads(
         ctx: Context,
         pipeline_id: PipelineId,
         leads: Annotated[
             list[Lead] | None,
-            Field(min_length=1, description="Leads as objects (email required); extra keys go to custom_fields"),
+            Field(min_length=1, max_length=MAX_INLINE_LEADS, description="Each <=16 KB; a call <=5 MB"),
         ] = None,
         csv_path: Annotated[
             str | None,
-            Field(
-                min_length=1,
-                max_length=4096,
-                description="A UTF-8 .csv file with a header row (an email column), inside the client's roots or "
-                "ENRICH_MCP_FILES_DIR; unknown columns go to custom_fields",
-            ),
+            Field(min_length=1, max_length=4096, description="Or a .csv with an email column, in the client's roots"),
         ] = None,
     ) -> UploadSummary:
-        """Add any number of leads to a pipeline, from a list or a CSV file. Free; leads count against the quota.
-
-        Sent in chunks (≤4,000 leads, <4 MB, ≤3 at a time). Enrichabl dedups by email across the account, so
-        uploading the same leads again is harmless: they come back as `skipped`. When the quota is full the
-        answer says which input ranges landed (`landed_ranges`) and which did not.
-        """
+        """Add leads to a pipeline from a list or CSV (free; uses quota; re-uploads are skipped by email)."""
         require((leads is None) != (csv_path is None), "Give either leads or csv_path (exactly one).")
         if leads is not None:
             payload = [lead.payload() for lead in leads]
@@ -169,33 +153,20 @@ def register(tools: Toolset, services: VendorServices) -> None:
         require(bool(payload), "The CSV has no lead rows.")
         return await upload(client, pipeline_id, payload)
 
-    @tools.tool(title="Enrichabl: list leads", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def enrichabl_list_leads(
         ctx: Context,
         pipeline_id: PipelineId,
-        limit: Annotated[
-            int | None,
-            Field(ge=1, le=MAX_PAGE, description="Page size (default 1,000; with all=true default 10,000 per page)"),
-        ] = None,
-        offset: Annotated[int, Field(ge=0, description="Rows to skip (newest first)")] = 0,
+        limit: Annotated[int | None, Field(ge=1, le=MAX_PAGE, description="Page size (default 1,000)")] = None,
+        offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0,
         fields: Annotated[
-            list[str] | None,
-            Field(
-                min_length=1,
-                max_length=100,
-                description="Only these columns, e.g. lead_email, lead_custom_fields, pipeline_lead_stage",
-            ),
+            list[Annotated[str, Field(min_length=1, max_length=200)]] | None,
+            Field(min_length=1, max_length=100, description="Only these columns, e.g. lead_email"),
         ] = None,
-        all: Annotated[
-            bool, Field(description="Read every page (from offset) into a job; page results with get_job_results")
-        ] = False,
+        all: Annotated[bool, Field(description="Read every page into a job")] = False,
         wait_seconds: WaitSeconds = None,
     ) -> LeadsPage:
-        """Read a pipeline's leads (newest first) with their enriched values and validation status. Free.
-
-        Rows are flattened: pipeline_lead_* fields plus the lead's lead_* fields (enriched values are in
-        lead_custom_fields). One page by default; `all: true` exports the whole pipeline as a job.
-        """
+        """Read a pipeline's leads with enriched values and validation status. Free."""
         if all:
             result = await start_job(
                 services,
@@ -231,174 +202,52 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     # -- columns and templates -------------------------------------------------------------------
 
-    @tools.tool(title="Enrichabl: add column", read_only=False, idempotent=False)
-    async def enrichabl_add_column(
-        pipeline_id: PipelineId,
-        type: Annotated[ColumnType, Field(description="base | ai | multi_ai | firecrawl")],
-        key: Annotated[LeadField | None, Field(description="base: the lead field to show")] = None,
-        template_id: Annotated[
-            str | None,
-            Field(min_length=1, max_length=100, description="ai | multi_ai | firecrawl: an existing template's id"),
-        ] = None,
-        template: Annotated[
-            InlineAiTemplate | None, Field(description="ai only: create the template inline instead of template_id")
-        ] = None,
-        field: Annotated[
-            str | None, Field(min_length=1, max_length=200, description="multi_ai | firecrawl: one output field")
-        ] = None,
-    ) -> ColumnOut:
-        """Add a column to a pipeline: a lead field (base), an AI column, or one output field of a multi-AI or
-        Firecrawl template. Free (an inline AI template is created too). Columns drive what enrichment writes.
-        """
-        body: dict[str, Any] = {"type": type}
-        if type == "base":
-            require(key is not None, "A base column needs key (a lead field such as industry).")
-            require(template_id is None and template is None and field is None, "A base column takes only key.")
-            body["key"] = key
-        elif type == "ai":
-            require((template_id is None) != (template is None), "An ai column needs template_id or template (one).")
-            require(key is None and field is None, "An ai column takes template_id or template, not key or field.")
-            if template is not None:
-                body["template"] = template.model_dump(exclude_none=True)
-            else:
-                body["template_id"] = template_id
-        else:
-            require(
-                template is None,
-                f"Inline templates are only for ai columns: create the {type} template with "
-                "enrichabl_create_template, then pass its id as template_id.",
-            )
-            require(template_id is not None and field is not None, f"A {type} column needs template_id and field.")
-            require(key is None, f"A {type} column takes template_id and field, not key.")
-            body.update(template_id=template_id, field=field)
+    @tools.tool(read_only=False, idempotent=False)
+    async def enrichabl_add_column(pipeline_id: PipelineId, column: ColumnSpec) -> ColumnOut:
+        """Add a column (lead field, AI, multi-AI or Firecrawl output) that enrichment fills. Free."""
+        body = column.model_dump(exclude_none=True)
         return ColumnOut.model_validate(await client.add_column(pipeline_id, body))
 
-    @tools.tool(title="Enrichabl: list templates", read_only=True, idempotent=True)
-    async def enrichabl_list_templates(
-        kind: Annotated[TemplateKind, Field(description="ai | multi_ai | firecrawl")],
-    ) -> TemplateList:
-        """List your AI, multi-AI or Firecrawl templates (their ids feed add_column and start_enrichment). Free."""
+    @tools.tool(read_only=True, idempotent=True)
+    async def enrichabl_list_templates(kind: TemplateKind) -> TemplateList:
+        """List AI, multi-AI or Firecrawl templates (ids for columns and enrichment). Free."""
         templates = [
             Template.model_validate({**t, "template_id": template_id_of(t, kind)})
             for t in await client.list_templates(kind)
         ]
         return TemplateList(kind=kind, templates=templates, count=len(templates))
 
-    @tools.tool(title="Enrichabl: create template", read_only=False, idempotent=False)
-    async def enrichabl_create_template(
-        kind: Annotated[TemplateKind, Field(description="ai | multi_ai | firecrawl")],
-        name: Annotated[str, Field(min_length=1, max_length=200, description="Names the lead_custom_fields key(s)")],
-        prompt_template: Annotated[
-            str | None, Field(min_length=1, max_length=20_000, description="ai | multi_ai: prompt with {{field}}s")
-        ] = None,
-        model: Annotated[Model | None, Field(description="ai | multi_ai: one of the supported models")] = None,
-        max_tokens: Annotated[int | None, Field(ge=1, le=100_000, description="ai | multi_ai")] = None,
-        output_fields: Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=200)]] | None,
-            Field(min_length=1, max_length=50, description="multi_ai | firecrawl: the fields to produce"),
-        ] = None,
-        url_column: Annotated[
-            str | None,
-            Field(min_length=1, max_length=200, description='firecrawl: lead-field suffix, e.g. "company_website"'),
-        ] = None,
-        prompt: Annotated[str | None, Field(min_length=1, max_length=20_000, description="firecrawl")] = None,
-        endpoint_url: Annotated[
-            str | None,
-            Field(max_length=2000, description="ai | multi_ai: only for custom OpenAI-compatible deployments"),
-        ] = None,
-    ) -> Template:
-        """Create an AI (one output), multi-AI (several JSON outputs) or Firecrawl (scrape a URL) template. Free.
-
-        Values land in lead_custom_fields as "{name}" (ai), "{name}: {field}" (multi_ai), "Firecrawl: {field}".
-        """
-        given = {
-            "prompt_template": prompt_template,
-            "model": model,
-            "max_tokens": max_tokens,
-            "output_fields": output_fields,
-            "url_column": url_column,
-            "prompt": prompt,
-            "endpoint_url": endpoint_url,
-        }
-        allowed, needed = {
-            "ai": ({"prompt_template", "model", "max_tokens", "endpoint_url"}, ("prompt_template", "model")),
-            "multi_ai": (
-                {"prompt_template", "model", "max_tokens", "endpoint_url", "output_fields"},
-                ("prompt_template", "model", "output_fields"),
-            ),
-            "firecrawl": ({"url_column", "prompt", "output_fields"}, ("url_column", "prompt", "output_fields")),
-        }[kind]
-        stray = sorted(k for k, v in given.items() if v is not None and k not in allowed)
-        require(not stray, f"A {kind} template does not take {', '.join(stray)}.")
-        missing = [k for k in needed if given[k] is None]
-        require(not missing, f"A {kind} template needs {', '.join(missing)}.")
-        require(
-            url_column is None or not url_column.startswith("lead_"),
-            f'url_column is the lead-field suffix only: use "{(url_column or "")[5:]}", not "{url_column}".',
-        )
-        body = {"name": name, **{k: v for k, v in given.items() if v is not None}}
-        created = await client.create_template(kind, body)
-        return Template.model_validate({**created, "template_id": template_id_of(created, kind)})
+    @tools.tool(read_only=False, idempotent=False)
+    async def enrichabl_create_template(template: TemplateSpec) -> Template:
+        """Create an AI, multi-AI or Firecrawl template. Free."""
+        body = template.model_dump(exclude_none=True, exclude={"kind"})
+        created = await client.create_template(template.kind, body)
+        return Template.model_validate({**created, "template_id": template_id_of(created, template.kind)})
 
     # -- runs ------------------------------------------------------------------------------------
 
-    @tools.tool(title="Enrichabl: start enrichment", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def enrichabl_start_enrichment(
         ctx: Context,
-        enrichment_type: Annotated[
-            EnrichmentType, Field(description="AI_COLUMN | MULTI_AI_COLUMN | FIRECRAWL_EXTRACT")
-        ],
+        enrichment: Enrichment,
         pipeline_id: PipelineId | None = None,
         limit: Limit = None,
         lead_ids: LeadIds = None,
-        ai_template_id: Annotated[str | None, Field(min_length=1, max_length=100, description="AI_COLUMN")] = None,
-        multi_ai_template_id: Annotated[
-            str | None, Field(min_length=1, max_length=100, description="MULTI_AI_COLUMN")
-        ] = None,
-        firecrawl_extract_config: Annotated[
-            FirecrawlExtractConfig | None, Field(description="FIRECRAWL_EXTRACT: what to scrape and extract")
-        ] = None,
         wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
-        """Run AI, multi-AI or Firecrawl enrichment on a whole pipeline, its N newest leads, or given lead_ids.
-
-        Costs provider usage on your own OpenAI/Gemini/Perplexity/Firecrawl keys (set in Enrichabl's Settings →
-        API Keys; without them the start is refused). Results are the targeted leads with their new values,
-        keyed as Enrichabl stores them: "{template name}", "{template name}: {field}", "Firecrawl: {field}".
-        """
+        """Run AI, multi-AI or Firecrawl enrichment on a pipeline or leads as a job (spends your own AI keys)."""
         target = _target(pipeline_id, limit, lead_ids)
-        given = {
-            "AI_COLUMN": ai_template_id,
-            "MULTI_AI_COLUMN": multi_ai_template_id,
-            "FIRECRAWL_EXTRACT": firecrawl_extract_config,
-        }
-        stray = [k for k, v in given.items() if v is not None and k != enrichment_type]
-        require(
-            not stray,
-            f"{enrichment_type} takes only its own setting; drop the one(s) for {', '.join(stray)}.",
-        )
-        require(
-            given[enrichment_type] is not None,
-            {
-                "AI_COLUMN": "AI_COLUMN needs ai_template_id.",
-                "MULTI_AI_COLUMN": "MULTI_AI_COLUMN needs multi_ai_template_id.",
-                "FIRECRAWL_EXTRACT": "FIRECRAWL_EXTRACT needs firecrawl_extract_config.",
-            }[enrichment_type],
-        )
-        body: dict[str, Any] = {**target, "enrichment_type": enrichment_type}
-        if firecrawl_extract_config is not None:
-            url_column = firecrawl_extract_config.url_column
-            require(
-                not url_column.startswith("lead_"),
-                f'url_column is the lead-field suffix only: use "{url_column[5:]}", not "{url_column}".',
-            )
-            body["firecrawl_extract_config"] = firecrawl_extract_config.model_dump()
-            value_keys = [f"Firecrawl: {f}" for f in firecrawl_extract_config.output_fields]
+        body: dict[str, Any] = {**target, **enrichment.model_dump()}
+        if isinstance(enrichment, FirecrawlRun):
+            value_keys: list[str] | None = [
+                f"Firecrawl: {f}" for f in enrichment.firecrawl_extract_config.output_fields
+            ]
         else:
-            kind = "ai" if enrichment_type == "AI_COLUMN" else "multi_ai"
-            template_id = ai_template_id if kind == "ai" else multi_ai_template_id
-            body["ai_template_id" if kind == "ai" else "multi_ai_template_id"] = template_id
+            kind = "ai" if isinstance(enrichment, AiRun) else "multi_ai"
+            template_id = (
+                enrichment.ai_template_id if isinstance(enrichment, AiRun) else enrichment.multi_ai_template_id
+            )
             # The template names the lead_custom_fields keys the run writes. Its id key is a guess (the
             # document writes <ai_column_template_id>), so a template not found here is left to
             # Enrichabl to accept or refuse; the read-back then returns all of lead_custom_fields.
@@ -408,6 +257,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
                 name = str(found[0]["name"])
                 fields = found[0].get("output_fields") or []
                 value_keys = [name] if kind == "ai" else [f"{name}: {f}" for f in fields]
+        enrichment_type = enrichment.enrichment_type
         return await start_run(
             ctx,
             run="enrichment",
@@ -420,21 +270,18 @@ def register(tools: Toolset, services: VendorServices) -> None:
             confirm=confirm,
         )
 
-    @tools.tool(title="Enrichabl: start email validation", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def enrichabl_start_validation(
         ctx: Context,
-        service: Annotated[ValidationService, Field(description="BOUNCEBAN | MAILVERI | HYBRID (needs both keys)")],
+        service: Annotated[ValidationService, Field(description="HYBRID needs both keys")],
         pipeline_id: PipelineId | None = None,
         limit: Limit = None,
         lead_ids: LeadIds = None,
         wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
-        """Validate the emails of a whole pipeline, its N newest leads, or given lead_ids.
-
-        Costs verifier usage on your own BounceBan/Mailveri keys. Already-validated leads are not re-checked.
-        Results are the targeted leads with pipeline_lead_email_validation_status VALID/INVALID/RISKY/UNKNOWN.
-        """
+        """Validate a pipeline's or leads' emails as a job, on your own BounceBan/Mailveri keys; rows carry
+        pipeline_lead_email_validation_status."""
         target = _target(pipeline_id, limit, lead_ids)
         return await start_run(
             ctx,
@@ -448,14 +295,9 @@ def register(tools: Toolset, services: VendorServices) -> None:
             confirm=confirm,
         )
 
-    @tools.tool(title="Enrichabl: get enrichment job", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def enrichabl_get_enrichment_job(
-        job_id: Annotated[
-            str, Field(min_length=1, max_length=100, description="Enrichabl's job id (a job's vendor_job_id)")
-        ],
+        job_id: Annotated[str, Field(min_length=1, max_length=100, description="Its vendor_job_id")],
     ) -> EnrichmentJobRecord:
-        """Read an Enrichabl enrichment job's record (type, target, counters), e.g. one started in Enrichabl's UI.
-
-        Free. Jobs started here are also tracked by get_job; this reads Enrichabl's own record as it is.
-        """
+        """Read Enrichabl's own record of an enrichment job, e.g. one started in its UI (get_job tracks ours). Free."""
         return EnrichmentJobRecord(job_id=job_id, record=await client.get_enrichment_job(job_id))

@@ -12,15 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from enrich_mcp.schema import Extras, Input, WithExtras, published
+
 RECORD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 """4Runr's record ids (Airtable-style, e.g. "rec123abc"): also checked by the client before a path is built."""
 RecordId = Annotated[
     str,
     Field(
-        min_length=1,
-        max_length=64,
         pattern=RECORD_ID_PATTERN,
-        description='A 4Runr record id such as "rec123abc"',
     ),
 ]
 Stage = Annotated[
@@ -28,27 +27,27 @@ Stage = Annotated[
     Field(
         min_length=1,
         max_length=100,
-        description='Engagement stage, e.g. "1st degree", "ready_for_contact", "contacted", "responded", "qualified"',
+        description='e.g. "contacted"',
     ),
 ]
 Email = Annotated[
     str,
-    Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Email address"),
+    Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
-LeadName = Annotated[str, Field(min_length=1, max_length=200, description="Full name")]
-CompanyName = Annotated[str, Field(max_length=200, description="Company name")]
+LeadName = Annotated[str, Field(min_length=1, max_length=200)]
+CompanyName = Annotated[str, Field(max_length=200)]
 LeadSource = Annotated[
     str,
-    Field(min_length=1, max_length=100, description='Where the lead came from, e.g. "manual_entry", "airtable", "api"'),
+    Field(min_length=1, max_length=100),
 ]
-AiMessage = Annotated[str, Field(max_length=5000, description="The personalised outreach message to store")]
-Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$", description="Company website, http(s) URL")]
+AiMessage = Annotated[str, Field(max_length=5000)]
+Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]
 Timestamp = Annotated[
     str,
     Field(
         max_length=40,
         pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$",
-        description='ISO 8601 time with zone, e.g. "2025-01-15T14:30:00Z"',
+        description="ISO 8601 with zone",
     ),
 ]
 
@@ -61,6 +60,8 @@ class _Open(BaseModel):
 
 
 class Lead(_Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra=published("id", "name", "email", "engagement_stage"))
+
     id: str
     name: str | None = None
     email: str | None = None
@@ -104,6 +105,8 @@ class LeadDeletion(BaseModel):
 
 
 class SyncResult(_Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra=published("synced_leads", "skipped_leads"))
+
     synced_leads: int | None = None
     cleaned_leads: int | None = None
     skipped_leads: int | None = None
@@ -111,21 +114,24 @@ class SyncResult(_Open):
 
 
 class SyncStatus(_Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra=published("last_sync", "sync_status"))
+
     last_sync: str | None = None
     next_sync: str | None = None
     sync_status: str | None = None
     total_synced: int | None = None
 
 
-class RawLead(_Open):
-    """Lead fields to clean, as messy as they come; extra keys are cleaned too."""
+class RawLead(WithExtras):
+    """Lead fields to clean, as messy as they come; the extra pairs are cleaned too."""
 
-    name: str | None = Field(default=None, max_length=500)
-    email: str | None = Field(default=None, max_length=500)
-    company: str | None = Field(default=None, max_length=500)
+    name: str = ""
+    email: str = ""
+    company: str = ""
+    extra: Extras = Field(default_factory=list)
 
 
-class CleaningContext(_Open):
+class CleaningContext(Input):
     source: str | None = Field(default=None, max_length=100, description='e.g. "api"')
     priority: Literal["low", "medium", "high"] | None = None
 
@@ -151,6 +157,8 @@ class BulkCleanResult(BaseModel):
 
 
 class GeneratedMessage(_Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra=published("ai_message"))
+
     ai_message: str
     confidence_score: float | None = None
     personalization_elements: list[str] = Field(default_factory=list)
@@ -164,7 +172,7 @@ class EnrichmentResult(BaseModel):
 # -- campaigns ----------------------------------------------------------------------------------
 
 
-class Schedule(_Open):
+class Schedule(Input):
     start_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="First day, YYYY-MM-DD")
     frequency: str = Field(min_length=1, max_length=50, description='e.g. "daily", "weekly"')
     max_sends_per_day: int = Field(ge=1, le=100_000, description="Cap on messages sent per day")
@@ -195,6 +203,8 @@ class CampaignAction(BaseModel):
 
 
 class Health(_Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra=published("system_status"))
+
     system_status: str | None = None
     database_status: str | None = None
     airtable_status: str | None = None
@@ -210,6 +220,8 @@ class QualityMetrics(_Open):
 
 
 class LeadAnalytics(_Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra=published("total_leads", "by_stage"))
+
     total_leads: int | None = None
     by_stage: dict[str, int] = Field(default_factory=dict)
     by_source: dict[str, int] = Field(default_factory=dict)
@@ -221,6 +233,8 @@ class CampaignAnalytics(BaseModel):
 
 
 class AutomationStatus(_Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra=published("automation_engine", "next_cycle"))
+
     automation_engine: str | None = None
     last_cycle: str | None = None
     next_cycle: str | None = None

@@ -14,7 +14,8 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from enrich_mcp.errors import EnrichError, InputError
-from enrich_mcp.tooling import Confirm, Toolset, cache_note, confirmer, paid_call, require
+from enrich_mcp.schema import Record, pairs
+from enrich_mcp.tooling import Confirm, Fresh, Toolset, cache_note, confirmer, paid_call, require
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.fourrunr.client import FourRunrClient
 from enrich_mcp.vendors.fourrunr.models import (
@@ -52,8 +53,6 @@ from enrich_mcp.vendors.fourrunr.models import (
     Url,
 )
 
-Fresh = Annotated[bool, Field(description="Skip the cache and ask 4Runr again")]
-
 
 def _given(fields: dict[str, Any]) -> dict[str, Any]:
     """The fields the caller set: 4Runr's PUT changes exactly what it is sent."""
@@ -73,17 +72,14 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     # -- leads ------------------------------------------------------------------------------------
 
-    @tools.tool(title="4Runr: list leads", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_list_leads(
-        limit: Annotated[int, Field(ge=1, le=1000, description="Leads per page (max 1000)")] = 50,
-        offset: Annotated[int, Field(ge=0, description="Leads to skip (pagination)")] = 0,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 50,
+        offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0,
         stage: Stage | None = None,
         source: LeadSource | None = None,
     ) -> LeadList:
-        """List leads in the operator's 4Runr system, optionally by engagement stage or source. Free.
-
-        Page with `offset` = `next_offset` until it is null.
-        """
+        """List 4Runr leads, by stage or source. Free."""
         data, pagination = await client.list_leads(limit=limit, offset=offset, stage=stage, source=source)
         page = {**data, **(pagination or {})}
         leads = [Lead.model_validate(item) for item in data.get("leads") or []]
@@ -102,12 +98,12 @@ def register(tools: Toolset, services: VendorServices) -> None:
             next_offset=got_offset + len(leads) if has_more and leads else None,
         )
 
-    @tools.tool(title="4Runr: get lead", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_get_lead(lead_id: RecordId) -> Lead:
-        """One 4Runr lead with its company website, AI message and last contact time. Free."""
+        """Read one 4Runr lead with its stage and AI message. Free."""
         return Lead.model_validate(await client.get_lead(lead_id))
 
-    @tools.tool(title="4Runr: create lead", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def fourrunr_create_lead(
         name: LeadName,
         email: Email | None = None,
@@ -115,11 +111,11 @@ def register(tools: Toolset, services: VendorServices) -> None:
         company_website: Url | None = None,
         source: LeadSource | None = None,
     ) -> CreatedLead:
-        """Add a lead to 4Runr (name required). Free. Calling twice creates two leads: list first if unsure."""
+        """Add a lead to 4Runr (twice makes two: list first if unsure). Free."""
         lead = {"name": name, "email": email, "company": company, "company_website": company_website, "source": source}
         return CreatedLead.model_validate(await client.create_lead(_given(lead)))
 
-    @tools.tool(title="4Runr: update lead", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def fourrunr_update_lead(
         lead_id: RecordId,
         engagement_stage: Stage | None = None,
@@ -131,10 +127,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         company_website: Url | None = None,
         source: LeadSource | None = None,
     ) -> LeadUpdate:
-        """Change some fields of a 4Runr lead (e.g. engagement_stage, ai_message, last_contacted). Free.
-
-        Only the fields given are sent; the others keep their values.
-        """
+        """Change some fields of a 4Runr lead, e.g. engagement_stage. Free."""
         changes = _given(
             {
                 "engagement_stage": engagement_stage,
@@ -151,19 +144,13 @@ def register(tools: Toolset, services: VendorServices) -> None:
         data = await client.update_lead(lead_id, changes)
         return LeadUpdate(lead_id=lead_id, changed=changes, data=data)
 
-    @tools.tool(title="4Runr: delete lead", read_only=False, destructive=True, idempotent=True)
+    @tools.tool(read_only=False, destructive=True, idempotent=True)
     async def fourrunr_delete_lead(
         lead_id: RecordId,
         ctx: Context,
-        confirm: Annotated[
-            bool, Field(description="The user approved this deletion (only used when the client cannot ask them)")
-        ] = False,
+        confirm: Annotated[bool, Field(description="The user approved (when the client cannot ask them)")] = False,
     ) -> LeadDeletion:
-        """Permanently delete a 4Runr lead. Cannot be undone.
-
-        The user is asked to approve when the client supports it; otherwise ask the user yourself and call
-        again with `confirm: true`.
-        """
+        """Delete a 4Runr lead for good, once the user approves."""
         if confirmer(ctx) is not None:
             # A client that can ask the user always does: a model's `confirm` never overrides a person.
             answer = await ctx.elicit(
@@ -181,25 +168,22 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     # -- sync and cleaning ------------------------------------------------------------------------
 
-    @tools.tool(title="4Runr: sync with Airtable", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def fourrunr_sync_airtable(
-        force_full_sync: Annotated[bool, Field(description="Resync every record, not only changes")] = False,
-        clean_data: Annotated[bool, Field(description="Clean the synced leads' fields")] = True,
+        force_full_sync: Annotated[bool, Field(description="Every record, not only changes")] = False,
+        clean_data: bool = True,
     ) -> SyncResult:
-        """Pull leads from the operator's Airtable into 4Runr now (it also syncs on a schedule). Free.
-
-        Check fourrunr_get_sync_status first: a recent sync may make this unnecessary.
-        """
+        """Sync leads from Airtable into 4Runr now (it also syncs on a schedule). Free."""
         return SyncResult.model_validate(
             await client.sync_airtable(force_full_sync=force_full_sync, clean_data=clean_data)
         )
 
-    @tools.tool(title="4Runr: sync status", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_get_sync_status() -> SyncStatus:
-        """When 4Runr last synced with Airtable, when it syncs next, and how many leads. Free."""
+        """4Runr's last and next Airtable sync. Free."""
         return SyncStatus.model_validate(await client.sync_status())
 
-    @tools.tool(title="4Runr: clean lead data", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def fourrunr_clean_lead(
         lead_data: RawLead,
         ctx: Context,
@@ -207,12 +191,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
         fresh: Fresh = False,
         confirm: Confirm = False,
     ) -> CleanedLead:
-        """Normalise messy lead fields (case, spacing, company suffixes) with 4Runr's cleaner; nothing is stored.
-
-        May cost at the operator's AI provider (price configurable, default $0). Answers are cached.
-        For free local cleaning use clean_leads.
-        """
-        lead = lead_data.model_dump(exclude_none=True)
+        """Normalise messy lead fields with 4Runr's AI (cached; default $0); clean_leads is free."""
+        lead = lead_data.flat()
         require(bool(lead), "Give at least one field of lead_data to clean.")
         ctx_payload = context.model_dump(exclude_none=True) if context else None
         request = {"lead_data": lead, "context": ctx_payload}
@@ -237,14 +217,14 @@ def register(tools: Toolset, services: VendorServices) -> None:
             cache=cache_note(cached),
         )
 
-    @tools.tool(title="4Runr: clean stored leads", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def fourrunr_clean_leads_bulk(
-        lead_ids: Annotated[list[RecordId], Field(min_length=1, max_length=1000, description="Leads to clean")],
+        lead_ids: Annotated[list[RecordId], Field(min_length=1, max_length=1000)],
         ctx: Context,
-        force_reclean: Annotated[bool, Field(description="Clean leads that were cleaned before too")] = False,
+        force_reclean: Annotated[bool, Field(description="Also leads cleaned before")] = False,
         confirm: Confirm = False,
     ) -> BulkCleanResult:
-        """Clean stored 4Runr leads in place by id. May cost per lead at the operator's AI provider (default $0)."""
+        """Clean stored 4Runr leads by id with 4Runr's AI (default $0)."""
         ids = list(dict.fromkeys(lead_ids))
         data = await paid_call(
             budget,
@@ -260,21 +240,18 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     # -- AI ---------------------------------------------------------------------------------------
 
-    @tools.tool(title="4Runr: generate AI message", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def fourrunr_generate_message(
         lead_id: RecordId,
         ctx: Context,
         message_type: Annotated[
             str,
-            Field(min_length=1, max_length=100, description='e.g. "initial_outreach", "follow_up"'),
+            Field(min_length=1, max_length=100, description='e.g. "follow_up"'),
         ] = "initial_outreach",
         personalization_level: Literal["low", "medium", "high"] = "high",
         confirm: Confirm = False,
     ) -> GeneratedMessage:
-        """Write a personalised outreach message for a 4Runr lead with 4Runr's AI.
-
-        Costs one AI call at the operator's provider (price configurable, default $0); each call writes anew.
-        """
+        """Write an outreach message for a 4Runr lead with 4Runr's AI (default $0)."""
         data = await paid_call(
             budget,
             ctx,
@@ -287,24 +264,17 @@ def register(tools: Toolset, services: VendorServices) -> None:
         )
         return GeneratedMessage.model_validate(data)
 
-    @tools.tool(title="4Runr: enrich lead", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def fourrunr_enrich_lead(
         lead_id: RecordId,
         ctx: Context,
         enrichment_sources: Annotated[
             list[Annotated[str, Field(min_length=1, max_length=50)]] | None,
-            Field(
-                min_length=1,
-                max_length=10,
-                description='Where to look, e.g. ["google", "linkedin", "company_website"]; omit for 4Runr\'s default',
-            ),
+            Field(min_length=1, max_length=10, description='e.g. ["google", "linkedin"]'),
         ] = None,
         confirm: Confirm = False,
     ) -> EnrichmentResult:
-        """Fill in a stored 4Runr lead's missing fields (email, website …) from web sources with 4Runr's AI.
-
-        Costs at the operator's AI provider (price configurable, default $0).
-        """
+        """Fill a stored 4Runr lead's missing fields from the web with 4Runr's AI (default $0)."""
         data = await paid_call(
             budget,
             ctx,
@@ -319,22 +289,22 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     # -- campaigns --------------------------------------------------------------------------------
 
-    @tools.tool(title="4Runr: list campaigns", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_list_campaigns() -> CampaignList:
-        """List 4Runr outreach campaigns with their status (draft, running, paused). Free."""
+        """List 4Runr outreach campaigns and their status. Free."""
         campaigns = [Campaign.model_validate(c) for c in await client.list_campaigns()]
         return CampaignList(campaigns=campaigns, count=len(campaigns))
 
-    @tools.tool(title="4Runr: create campaign", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def fourrunr_create_campaign(
-        name: Annotated[str, Field(min_length=1, max_length=200, description="Campaign name")],
+        name: Annotated[str, Field(min_length=1, max_length=200)],
         target_stage: Stage,
         message_template: Annotated[
-            str, Field(min_length=1, max_length=5000, description="Message with {name}, {company} placeholders")
+            str, Field(min_length=1, max_length=5000, description="With {name}, {company} placeholders")
         ],
         schedule: Schedule,
     ) -> CampaignAction:
-        """Create a 4Runr outreach campaign for leads in one stage; it sends nothing until started. Free."""
+        """Create a 4Runr outreach campaign for one stage; sends nothing until started. Free."""
         data = await client.create_campaign(
             {
                 "name": name,
@@ -350,45 +320,45 @@ def register(tools: Toolset, services: VendorServices) -> None:
             data=data,
         )
 
-    @tools.tool(title="4Runr: start campaign", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def fourrunr_start_campaign(
-        campaign_id: Annotated[RecordId, Field(description="The campaign's id")],
+        campaign_id: RecordId,
     ) -> CampaignAction:
-        """Start (or resume) a 4Runr campaign: it begins messaging real leads. Free at 4Runr."""
+        """Start or resume a 4Runr campaign: it messages real leads, so confirm with the user first."""
         data = await client.start_campaign(campaign_id)
         return CampaignAction(campaign_id=campaign_id, action="started", status=data.get("status"), data=data)
 
-    @tools.tool(title="4Runr: pause campaign", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def fourrunr_pause_campaign(
-        campaign_id: Annotated[RecordId, Field(description="The campaign's id")],
+        campaign_id: RecordId,
     ) -> CampaignAction:
-        """Pause a running 4Runr campaign; start it again to resume. Free."""
+        """Pause a running 4Runr campaign; start resumes it. Free."""
         data = await client.pause_campaign(campaign_id)
         return CampaignAction(campaign_id=campaign_id, action="paused", status=data.get("status"), data=data)
 
     # -- analytics and operations -----------------------------------------------------------------
 
-    @tools.tool(title="4Runr: system health", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_get_health() -> Health:
-        """Whether 4Runr, its database, Airtable sync and automation are healthy. Free; check it first on errors."""
+        """Health of 4Runr, its database, Airtable sync and automation; check it first on errors. Free."""
         return Health.model_validate(await client.health())
 
-    @tools.tool(title="4Runr: lead analytics", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_get_lead_analytics() -> LeadAnalytics:
-        """Lead counts by engagement stage and source, and data-quality counts. Free."""
+        """4Runr lead counts by stage and source. Free."""
         return LeadAnalytics.model_validate(await client.lead_analytics())
 
-    @tools.tool(title="4Runr: campaign analytics", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_get_campaign_analytics() -> CampaignAnalytics:
-        """Campaign performance figures from 4Runr. Free."""
+        """Performance figures of 4Runr outreach campaigns. Free."""
         return CampaignAnalytics(data=await client.campaign_analytics())
 
-    @tools.tool(title="4Runr: automation status", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def fourrunr_get_automation_status() -> AutomationStatus:
-        """Whether 4Runr's automation engine runs, its last and next cycle. Free."""
+        """4Runr automation engine status and cycles. Free."""
         return AutomationStatus.model_validate(await client.automation_status())
 
-    @tools.tool(title="4Runr: trigger automation", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def fourrunr_trigger_automation(
         operation: Annotated[
             str,
@@ -396,15 +366,11 @@ def register(tools: Toolset, services: VendorServices) -> None:
                 min_length=1,
                 max_length=100,
                 pattern=r"^[a-z][a-z0-9_]*$",
-                description='The automation to run now, e.g. "enrich_leads"',
+                description='e.g. "enrich_leads"',
             ),
         ],
-        parameters: Annotated[
-            dict[str, Any] | None, Field(description='Options for it, e.g. {"limit": 10, "force": false}')
-        ] = None,
+        parameters: Annotated[Record | None, Field(description="Its options")] = None,
     ) -> AutomationTrigger:
-        """Run one of 4Runr's automation operations now instead of waiting for its next cycle.
-
-        AI operations (e.g. enrich_leads) may cost at the operator's AI provider, outside this server's budget.
-        """
-        return AutomationTrigger(operation=operation, data=await client.trigger_automation(operation, parameters))
+        """Run a 4Runr automation now (AI ones may cost outside this server's budget)."""
+        options = pairs(parameters, where="parameters") if parameters is not None else None
+        return AutomationTrigger(operation=operation, data=await client.trigger_automation(operation, options))

@@ -12,25 +12,19 @@ EnrichField = Literal["emails", "phones"]
 
 
 class Enrichment(BaseModel):
-    """Lance's enrichment record (the same object from POST and GET)."""
+    """Lance's enrichment record (the same object from POST and GET); the fields below are typed, the others
+    (createdAt, creditTransactionId, globalEnrichmentId ...) pass through as sent."""
 
     model_config = ConfigDict(extra="allow")
 
     id: str = Field(description="The enrichment record's UUID")
-    createdAt: str
-    updatedAt: str
     entityId: str = Field(description="The person's UUID")
-    entityType: str = Field(description="Always 'person' here")
     field: str = Field(description="emails or phones")
     status: str = Field(description="Lance's word: pending, finished, failed, timeout or cancelled")
     error: str | None = None
     dataFound: bool | None = Field(
         default=None, description="True: contact data was found and added to the person in Lance; null while pending"
     )
-    createdBy: str | None = None
-    orgId: str | None = None
-    globalEnrichmentId: str | None = Field(default=None, description="Set when the data came from Lance's global cache")
-    creditTransactionId: str | None = Field(default=None, description="Set when credits were consumed")
 
 
 class EnrichmentStatus(BaseModel):

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from mcp.server.mcpserver import Context
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from enrich_mcp.errors import VendorNotFound, VendorProtocolError
-from enrich_mcp.tooling import Toolset, start_job
+from enrich_mcp.tooling import Confirm, Toolset, WaitSeconds, start_job
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.lance.client import LanceClient
 from enrich_mcp.vendors.lance.jobs import STATUS, EnrichmentJobHandler
 from enrich_mcp.vendors.lance.models import EnrichField, Enrichment, EnrichmentStatus, EnrichPersonResult
 
-PersonId = Annotated[UUID, Field(description="The Lance person's UUID, e.g. 550e8400-e29b-41d4-a716-446655440000")]
-FieldArg = Annotated[EnrichField, Field(description="emails or phones")]
+PersonId = UUID
 
 
 def enrichment(record: dict[str, Any]) -> Enrichment:
@@ -33,23 +32,16 @@ def register(tools: Toolset, services: VendorServices) -> None:
     vendor = services.name
     services.jobs.register(EnrichmentJobHandler(client))
 
-    @tools.tool(title="Lance: enrich a person", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def lance_enrich_person(
         person_id: PersonId,
-        field: FieldArg,
+        field: EnrichField,
         ctx: Context,
-        wait_seconds: Annotated[
-            float | None,
-            Field(ge=0, le=600, description="Wait this long for Lance (0: return a handle at once; default 4)"),
-        ] = None,
-        confirm: Annotated[bool, Field(description="The user already approved this spend")] = False,
+        wait_seconds: WaitSeconds = None,
+        confirm: Confirm = False,
     ) -> EnrichPersonResult:
-        """Have Lance find a person's emails or phones; the data is added to the person in Lance.
-
-        Costs Lance credits (estimated $0.10 for emails, $0.30 for phones unless ENRICH_MCP_PRICES says
-        otherwise) only when a new enrichment starts: a pending or finished one is returned free. Lance can
-        take up to ~13 minutes; past `wait_seconds` you get a job handle and the server keeps polling.
-        """
+        """Have Lance find a person's emails ($0.10) or phones ($0.30); an existing enrichment is returned free. Up to
+        ~13 min."""
         operation = f"enrich.{field}"
         result = await start_job(
             services,
@@ -77,9 +69,9 @@ def register(tools: Toolset, services: VendorServices) -> None:
             next_step=result.next_step,
         )
 
-    @tools.tool(title="Lance: get enrichment status", read_only=True, idempotent=True)
-    async def lance_get_enrichment(person_id: PersonId, field: FieldArg) -> EnrichmentStatus:
-        """Read the latest Lance enrichment of a person's emails or phones (status, whether data was found). Free."""
+    @tools.tool(read_only=True, idempotent=True)
+    async def lance_get_enrichment(person_id: PersonId, field: EnrichField) -> EnrichmentStatus:
+        """Read a person's latest Lance email or phone enrichment. Free."""
         try:
             record = await client.get(person_id, field)
         except VendorNotFound as exc:

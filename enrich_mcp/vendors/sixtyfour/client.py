@@ -125,9 +125,10 @@ class SixtyfourClient:
         path = f"/job-status/{_vendor_id(task_id, 'task_id')}"
         return await self.http.json("GET", path, parse=lambda b: _object(b, "job-status"))
 
-    async def qa_agent(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def qa_agent_async(self, request: dict[str, Any]) -> str:
+        """POST /qa-agent-async: the QA agent as a task polled on /job-status (a slow agent is not a lost answer)."""
         return await self.http.json(
-            "POST", "/qa-agent", json_body=request, spends=True, parse=lambda b: _object(b, "qa-agent")
+            "POST", "/qa-agent-async", json_body=request, spends=True, parse=lambda b: _task_id(b, "qa-agent-async")
         )
 
     # -- deep search ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from enrich_mcp.vendors.sixtyfour.models import parse_emails, parse_phones
 
 ENRICH_LEAD = "sixtyfour.enrich_lead"
 ENRICH_COMPANY = "sixtyfour.enrich_company"
+QUALIFY_LEAD = "sixtyfour.qualify_lead"
 FIND_EMAILS_BULK = "sixtyfour.find_emails_bulk"
 FIND_PHONES_BULK = "sixtyfour.find_phones_bulk"
 DEEP_SEARCH = "sixtyfour.deep_search"
@@ -60,13 +61,14 @@ def _vendor_id(job: Job, step: str) -> str:
 
 @dataclass
 class ResearchHandler:
-    """enrich-lead-async / enrich-company-async: one task, polled on /job-status, answer cached."""
+    """enrich-lead-async / enrich-company-async / qa-agent-async: one task, polled on /job-status."""
 
     kind: str
     operation: str
     start: Callable[[dict[str, Any]], Awaitable[str]]
     client: SixtyfourClient
-    cache: ResultCache
+    cache: ResultCache | None
+    """Where answers are kept for the next identical request; ``None`` for answers that must be fresh."""
     account: str
     vendor: str = VENDOR
     poll_interval: float = 10.0
@@ -85,8 +87,9 @@ class ResearchHandler:
                 result = {k: v for k, v in body.items() if k not in ("task_id", "status")}
             if not isinstance(result, dict):
                 raise VendorProtocolError(VENDOR, "job-status said completed without a result object")
-            await self.cache.set(VENDOR, self.operation, job.request, self.account, result)
-            return PollOutcome(status="completed", vendor_status=word, rows=[result])
+            if self.cache is not None:
+                await self.cache.set(VENDOR, self.operation, job.request, self.account, result)
+            return PollOutcome(status="completed", vendor_status=word, rows=[result], part="result")
         if status == "failed":
             reason = failure_reason(body)
             return PollOutcome(status="failed", vendor_status=word, error=f"Sixtyfour could not finish: {reason}")

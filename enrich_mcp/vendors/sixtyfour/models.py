@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from enrich_mcp.jobs import JobInfo
+from enrich_mcp.schema import Extras, Input, JsonObjectText, Sparse, WithExtras
 
 EmailMode = Literal["PROFESSIONAL", "PERSONAL"]
 SearchMode = Literal["people", "company"]
@@ -17,93 +18,112 @@ RunStatusFilter = Literal["active", "queued", "running", "completed", "failed", 
 # -- inputs ----------------------------------------------------------------------------------------
 
 
-class Lead(BaseModel):
-    """What is known about a person; more fields give better answers. Extra keys are passed through."""
+class Lead(Sparse):
+    """A person for the find tools, by the document's lead fields; more fields give better answers."""
 
-    model_config = ConfigDict(extra="allow")
-
-    name: str | None = Field(default=None, max_length=200)
-    company: str | None = Field(default=None, max_length=200)
-    title: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=50)
-    linkedin: str | None = Field(default=None, max_length=500)
-    domain: str | None = Field(default=None, max_length=253)
-    email: str | None = Field(default=None, max_length=320)
+    name: str = ""
+    company: str = ""
+    title: str = ""
+    phone: str = ""
+    linkedin: str = ""
+    domain: str = ""
+    email: str = ""
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+        return self.named()
 
     def identifies(self) -> bool:
         """Sixtyfour needs at least a name, a LinkedIn URL or an email to find a person."""
-        payload = self.payload()
-        return bool(payload.get("name") or payload.get("linkedin") or payload.get("email"))
+        return bool(self.name or self.linkedin or self.email)
 
     def subject(self) -> str:
-        payload = self.payload()
-        return str(payload.get("name") or payload.get("linkedin") or payload.get("email") or "lead")
+        return str(self.name or self.linkedin or self.email or "lead")
 
 
-class Company(BaseModel):
-    """What is known about a company. Extra keys are passed through."""
+class LeadInfo(Lead, WithExtras):
+    """What is known about a person for research: the lead fields plus any others (``extra``)."""
 
-    model_config = ConfigDict(extra="allow")
-
-    company_name: str | None = Field(default=None, max_length=300)
-    website: str | None = Field(default=None, max_length=500)
-    domain: str | None = Field(default=None, max_length=253)
-    linkedin: str | None = Field(default=None, max_length=500)
-    address: str | None = Field(default=None, max_length=500)
-    phone: str | None = Field(default=None, max_length=50)
+    extra: Extras = Field(default_factory=list)
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+        return self.flat()
 
 
-class StructField(BaseModel):
+class Company(WithExtras):
+    """What is known about a company."""
+
+    company_name: str = ""
+    website: str = ""
+    domain: str = ""
+    linkedin: str = ""
+    address: str = ""
+    phone: str = ""
+    extra: Extras = Field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        return self.flat()
+
+
+class StructField(Input):
     """A field to collect, with the type Sixtyfour should cast the answer to."""
 
-    description: str = Field(min_length=1, max_length=2000)
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(max_length=2000)
     type: FieldType = "str"
 
 
-StructSpec = dict[str, str | StructField]
+def _unique_names(fields: list[StructField]) -> list[StructField]:
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        raise ValueError("each field name once")
+    return fields
 
 
-class QualificationCriterion(BaseModel):
-    criteria_name: str = Field(min_length=1, max_length=200, description="Short name shown in the results")
-    description: str = Field(min_length=1, max_length=2000, description="What qualifies the lead")
-    weight: float = Field(default=1.0, ge=0, description="Relative weight in the final score")
-    threshold: float | None = Field(default=None, ge=0, le=1, description="Minimum score (0-1) to pass")
+StructSpec = Annotated[list[StructField], AfterValidator(_unique_names)]
 
 
-class Reference(BaseModel):
-    url: str = Field(min_length=1, max_length=2083)
+def struct_body(fields: list[StructField]) -> dict[str, Any]:
+    """Sixtyfour's ``struct`` object: name -> description, or -> {description, type} when typed."""
+    return {
+        f.name: f.description if f.type == "str" else {"description": f.description, "type": f.type} for f in fields
+    }
+
+
+class QualificationCriterion(Input):
+    criteria_name: str = Field(min_length=1, max_length=200)
+    description: str = Field(max_length=2000, description="What qualifies")
+    weight: float = Field(default=1.0, ge=0, le=1000)
+    threshold: float | None = Field(default=None, ge=0, le=1, description="Minimum score to pass")
+
+
+class Reference(Input):
+    url: str = Field(max_length=2083)
     description: str = Field(default="", max_length=1000)
 
 
-class Block(BaseModel):
-    """One step of a workflow."""
+class Block(Input):
+    """One step of a workflow; its size counts toward the graph's cap."""
 
-    model_config = ConfigDict(extra="allow")
-
-    sequence_number: int = Field(ge=0, description="Position in execution order")
-    block_type: str = Field(description="Category, e.g. source, enrich, output")
-    block_name: str = Field(
-        description="webhook, read_csv, enrich_company, enrich_lead, find_email, find_phone or qa_agent"
-    )
-    specs: dict[str, Any] = Field(default_factory=dict, description="Block-specific configuration")
+    sequence_number: int
+    block_type: str
+    block_name: str = Field(description="e.g. webhook, enrich_lead, find_email")
+    specs: JsonObjectText = Field(default_factory=dict)
     block_id: str | None = None
 
 
-class WorkflowEdge(BaseModel):
+class WorkflowEdge(Input):
     from_block_id: str
     to_block_id: str
     condition: str | None = None
 
 
-class WorkflowGraph(BaseModel):
-    blocks: list[Block] = Field(min_length=1)
-    edges: list[WorkflowEdge] = Field(default_factory=list)
+class WorkflowGraph(Input):
+    """Blocks in sequence and the edges between them, at most 100 KB as JSON."""
+
+    max_bytes = 100_000
+
+    blocks: list[Block] = Field(min_length=1, max_length=50)
+    edges: list[WorkflowEdge] = Field(default_factory=list, max_length=100)
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -195,21 +215,22 @@ class ResearchResult(BaseModel):
 
 
 class QualifyLeadResult(BaseModel):
-    result: dict[str, Any] = Field(description="Sixtyfour's evaluation as received (scores per criterion)")
+    finished: bool = Field(description="True when the evaluation is here")
+    result: dict[str, Any] | None = Field(default=None, description="Sixtyfour's evaluation (scores per criterion)")
+    job: JobInfo | None = None
+    next_step: str
     cost_usd: float
 
 
 class Workflow(BaseModel):
+    """A workflow as Sixtyfour sent it; the fields below are typed, the others pass through."""
+
     model_config = ConfigDict(extra="allow")
 
     id: str
     name: str | None = None
     description: str | None = None
     status: str | None = None
-    step: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    last_run_date: str | None = None
     workflow_definition: dict[str, Any] | None = Field(default=None, description="Blocks and edges (detail only)")
 
 
@@ -224,15 +245,13 @@ class WorkflowDeleted(BaseModel):
 
 
 class WorkflowRun(BaseModel):
+    """A run as Sixtyfour sent it; the fields below are typed, the others pass through."""
+
     model_config = ConfigDict(extra="allow")
 
     job_id: str = Field(description="Sixtyfour's run id (not an enrich-mcp job id)")
     workflow_id: str
-    workflow_name: str | None = None
     status: str
-    created_at: str | None = None
-    started_at: str | None = None
-    completed_at: str | None = None
     error_message: str | None = None
 
 

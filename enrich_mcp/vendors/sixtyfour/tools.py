@@ -10,6 +10,7 @@ from pydantic import Field
 from enrich_mcp.cache import Cached
 from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
+from enrich_mcp.schema import Record, pairs
 from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, cache_note, paid_call, require, start_job
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.sixtyfour import jobs
@@ -20,6 +21,7 @@ from enrich_mcp.vendors.sixtyfour.models import (
     FindEmailResult,
     FindPhoneResult,
     Lead,
+    LeadInfo,
     QualificationCriterion,
     QualifyLeadResult,
     Reference,
@@ -27,7 +29,6 @@ from enrich_mcp.vendors.sixtyfour.models import (
     ResearchResult,
     RunStatusFilter,
     SearchMode,
-    StructField,
     StructSpec,
     Workflow,
     WorkflowDeleted,
@@ -37,27 +38,17 @@ from enrich_mcp.vendors.sixtyfour.models import (
     WorkflowRunList,
     parse_emails,
     parse_phones,
+    struct_body,
 )
 
-Struct = Annotated[
-    StructSpec,
-    Field(
-        min_length=1,
-        max_length=100,
-        description='Fields to collect: name -> description, or name -> {"description", "type"} (str, int, float, '
-        "bool, list, list[str], list[int], list[float], dict)",
-    ),
-]
-ResearchPlan = Annotated[str | None, Field(max_length=5000, description="Where to look and how (optional)")]
-WorkflowId = Annotated[str, Field(pattern=UUID_PATTERN, description="Sixtyfour workflow id (a UUID)")]
+Struct = Annotated[StructSpec, Field(min_length=1, max_length=100, description="Fields to collect")]
+ResearchPlan = Annotated[str | None, Field(max_length=5000, description="Where to look and how")]
+WorkflowId = Annotated[str, Field(pattern=UUID_PATTERN)]
 MAX_BULK_LEADS = 10_000
 BulkLeads = Annotated[
-    list[Lead], Field(min_length=1, max_length=MAX_BULK_LEADS, description="The people; any number up to 10,000")
+    list[Lead], Field(min_length=1, max_length=MAX_BULK_LEADS, description="Each <=8 KB; a call <=5 MB")
 ]
-
-
-def _struct(struct: StructSpec) -> dict[str, Any]:
-    return {k: v.model_dump() if isinstance(v, StructField) else v for k, v in struct.items()}
+LeadArg = Annotated[Lead, Field(description="<=8 KB")]
 
 
 def _unidentified(leads: list[Lead]) -> list[int]:
@@ -72,6 +63,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         jobs.ResearchHandler(
             jobs.ENRICH_LEAD, "enrich_lead", client.enrich_lead_async, client, services.cache, services.account
         ),
+        jobs.ResearchHandler(jobs.QUALIFY_LEAD, "qa_agent", client.qa_agent_async, client, None, services.account),
         jobs.ResearchHandler(
             jobs.ENRICH_COMPANY, "enrich_company", client.enrich_company_async, client, services.cache, services.account
         ),
@@ -129,9 +121,9 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     # -- people and companies ------------------------------------------------------------------
 
-    @tools.tool(title="Sixtyfour: enrich lead", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_enrich_lead(
-        lead_info: Annotated[Lead, Field(description="What is known: name, company, linkedin, email, title...")],
+        lead_info: Annotated[LeadInfo, Field(description="<=8 KB")],
         struct: Struct,
         ctx: Context,
         research_plan: ResearchPlan = None,
@@ -139,15 +131,11 @@ def register(tools: Toolset, services: VendorServices) -> None:
         fresh: Fresh = False,
         confirm: Confirm = False,
     ) -> ResearchResult:
-        """Research one person with Sixtyfour's agent and fill the fields in `struct` (with sources and a confidence).
-
-        Use for custom facts about a person (role history, skills, socials...); for just an email or phone use the
-        find tools. Costs about $0.10 per lead (estimate). Takes minutes: returns a job handle if not done within
-        wait_seconds. Answers are cached; `fresh` researches again.
-        """
+        """Research custom facts about one person (`struct`, with sources); about $0.10, minutes. For an email or phone
+        use enrich_person."""
         payload = lead_info.payload()
         require(bool(payload), "lead_info is empty: give at least the person's name and company, or a LinkedIn URL.")
-        request: dict[str, Any] = {"lead_info": payload, "struct": _struct(struct)}
+        request: dict[str, Any] = {"lead_info": payload, "struct": struct_body(struct)}
         if research_plan:
             request["research_plan"] = research_plan
         return await research(
@@ -162,38 +150,33 @@ def register(tools: Toolset, services: VendorServices) -> None:
             confirm=confirm,
         )
 
-    @tools.tool(title="Sixtyfour: enrich company", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_enrich_company(
-        target_company: Annotated[Company, Field(description="What is known: company_name, website, address...")],
+        target_company: Annotated[Company, Field(description="<=8 KB")],
         struct: Struct,
         ctx: Context,
         lead_struct: Annotated[
-            StructSpec | None, Field(max_length=100, description="Fields to return for each person found")
+            StructSpec | None, Field(max_length=100, description="Fields for each person found")
         ] = None,
         find_people: Annotated[bool, Field(description="Also find people at the company")] = False,
         research_plan: ResearchPlan = None,
         people_focus_prompt: Annotated[
-            str | None, Field(max_length=2000, description="Which people to find (role, department, seniority)")
+            str | None, Field(max_length=2000, description="Which people to find (role, seniority)")
         ] = None,
         wait_seconds: WaitSeconds = None,
         fresh: Fresh = False,
         confirm: Confirm = False,
     ) -> ResearchResult:
-        """Research one company with Sixtyfour's agent, fill `struct`, and optionally find people there.
-
-        With find_people, `structured_data.leads` lists people scored 0-10 against `people_focus_prompt`.
-        Costs about $0.10 per company (estimate). Takes minutes: returns a job handle if not done within
-        wait_seconds. Answers are cached; `fresh` researches again.
-        """
+        """Research one company (`struct`, with sources), optionally finding people there; about $0.10, minutes."""
         payload = target_company.payload()
         require(bool(payload), "target_company is empty: give at least company_name or website.")
         require(
             find_people or (lead_struct is None and people_focus_prompt is None),
             "lead_struct and people_focus_prompt only apply with find_people: true.",
         )
-        request: dict[str, Any] = {"target_company": payload, "struct": _struct(struct), "find_people": find_people}
+        request: dict[str, Any] = {"target_company": payload, "struct": struct_body(struct), "find_people": find_people}
         if lead_struct:
-            request["lead_struct"] = _struct(lead_struct)
+            request["lead_struct"] = struct_body(lead_struct)
         if research_plan:
             request["research_plan"] = research_plan
         if people_focus_prompt:
@@ -210,18 +193,15 @@ def register(tools: Toolset, services: VendorServices) -> None:
             confirm=confirm,
         )
 
-    @tools.tool(title="Sixtyfour: find email", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def sixtyfour_find_email(
-        lead: Lead,
+        lead: LeadArg,
         ctx: Context,
         mode: EmailMode = "PROFESSIONAL",
         fresh: Fresh = False,
         confirm: Confirm = False,
     ) -> FindEmailResult:
-        """Find a person's work email (PROFESSIONAL, $0.05) or personal email (PERSONAL, $0.20) with Sixtyfour.
-
-        Give as much as you know (name + company or LinkedIn at least). Answers are cached; `fresh` re-asks.
-        """
+        """Find a person's work ($0.05) or personal ($0.20) email with Sixtyfour; cached."""
         payload = lead.payload()
         require(lead.identifies(), "Give at least the person's name (with company or domain) or their LinkedIn URL.")
         operation = f"find_email.{mode}"
@@ -251,17 +231,14 @@ def register(tools: Toolset, services: VendorServices) -> None:
             raw=raw,
         )
 
-    @tools.tool(title="Sixtyfour: find phone", read_only=False, idempotent=True)
+    @tools.tool(read_only=False, idempotent=True)
     async def sixtyfour_find_phone(
-        lead: Lead,
+        lead: LeadArg,
         ctx: Context,
         fresh: Fresh = False,
         confirm: Confirm = False,
     ) -> FindPhoneResult:
-        """Find a person's phone number(s) with Sixtyfour. About $0.30 per lead (estimate).
-
-        Give as much as you know (name + company, LinkedIn or email). Answers are cached; `fresh` re-asks.
-        """
+        """Find a person's phone numbers with Sixtyfour; about $0.30, cached."""
         payload = lead.payload()
         require(lead.identifies(), "Give at least the person's name (with company or domain) or their LinkedIn URL.")
         request = {"lead": payload}
@@ -314,7 +291,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
             total=len(leads),
         )
 
-    @tools.tool(title="Sixtyfour: find emails (bulk)", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_find_emails_bulk(
         leads: BulkLeads,
         ctx: Context,
@@ -322,11 +299,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
-        """Find emails for many people at once (sent to Sixtyfour in chunks of 100), as one job.
-
-        $0.05 (PROFESSIONAL) or $0.20 (PERSONAL) per lead answered. Rows: one per lead with `index`, `status`
-        (found|not_found|failed|unknown), `emails`, `personal_email`, `error`; a failed chunk does not lose the others.
-        """
+        """Find emails for many people as one job ($0.05 or $0.20 each); a row per lead."""
         return await bulk(
             ctx,
             kind=jobs.FIND_EMAILS_BULK,
@@ -338,18 +311,14 @@ def register(tools: Toolset, services: VendorServices) -> None:
             confirm=confirm,
         )
 
-    @tools.tool(title="Sixtyfour: find phones (bulk)", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_find_phones_bulk(
         leads: BulkLeads,
         ctx: Context,
         wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
-        """Find phone numbers for many people at once (sent to Sixtyfour in chunks of 100), as one job.
-
-        About $0.30 per lead answered (estimate). Rows: one per lead with `index`, `status`
-        (found|not_found|failed|unknown), `phones`, `error`; a failed chunk does not lose the others.
-        """
+        """Find phones for many people as one job (about $0.30 each); a row per lead."""
         return await bulk(
             ctx,
             kind=jobs.FIND_PHONES_BULK,
@@ -361,57 +330,58 @@ def register(tools: Toolset, services: VendorServices) -> None:
             confirm=confirm,
         )
 
-    @tools.tool(title="Sixtyfour: qualify lead", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_qualify_lead(
-        data: Annotated[dict[str, Any], Field(min_length=1, description="The lead or company record to evaluate")],
+        data: Annotated[Record, Field(description="The record to evaluate")],
         qualification_criteria: Annotated[list[QualificationCriterion], Field(min_length=1, max_length=50)],
         ctx: Context,
-        references: Annotated[
-            list[Reference] | None, Field(max_length=50, description="URLs the agent may use as evidence")
-        ] = None,
-        struct: Annotated[
-            dict[str, str] | None, Field(max_length=100, description="Extra output fields: name -> description")
-        ] = None,
+        references: Annotated[list[Reference] | None, Field(max_length=50, description="Evidence URLs")] = None,
+        struct: Annotated[StructSpec | None, Field(max_length=100, description="Extra output fields")] = None,
+        wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> QualifyLeadResult:
-        """Score a lead against your weighted qualification criteria with Sixtyfour's QA agent (researches the web).
-
-        Use to decide whether a lead fits an ICP. About $0.05 per evaluation (estimate); not cached.
-        """
+        """Score a lead against weighted criteria with Sixtyfour's web-researching agent (about $0.05)."""
+        record = pairs(data, where="data")
         request: dict[str, Any] = {
-            "data": data,
+            "data": record,
             "qualification_criteria": [c.model_dump(exclude_none=True) for c in qualification_criteria],
         }
         if references:
             request["references"] = [r.model_dump() for r in references]
         if struct:
-            request["struct"] = struct
-        result = await paid_call(
-            budget,
+            request["struct"] = struct_body(struct)
+        outcome = await start_job(
+            services,
             ctx,
-            lambda: client.qa_agent(request),
-            vendor=vendor,
+            kind=jobs.QUALIFY_LEAD,
             tool="sixtyfour_qualify_lead",
+            request=request,
+            wait_seconds=wait_seconds,
             operation="qa_agent",
-            subject=str(data.get("name") or data.get("company_name") or data.get("company") or "record"),
+            subject=str(record.get("name") or record.get("company_name") or record.get("company") or "record"),
             confirm=confirm,
         )
-        return QualifyLeadResult(result=result, cost_usd=budget.estimate(vendor, "qa_agent").estimated_usd)
+        done = outcome.job.status == "completed" and bool(outcome.rows)
+        return QualifyLeadResult(
+            finished=outcome.finished,
+            result=outcome.rows[0] if done and outcome.rows else None,
+            job=outcome.job,
+            next_step=outcome.next_step,
+            cost_usd=0.0
+            if outcome.reused or outcome.job.status == "failed"
+            else budget.estimate(vendor, "qa_agent").estimated_usd,
+        )
 
-    @tools.tool(title="Sixtyfour: deep search", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_deep_search(
         query: Annotated[str, Field(min_length=3, max_length=2000, description="What to find, in plain words")],
         ctx: Context,
-        mode: Annotated[SearchMode, Field(description="people or company")] = "people",
-        max_results: Annotated[int, Field(ge=1, le=10_000, description="Most results to return")] = 100,
+        mode: SearchMode = "people",
+        max_results: Annotated[int, Field(ge=1, le=10_000)] = 100,
         wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
-        """Find people or companies matching a plain-language description (a list-building search) with Sixtyfour.
-
-        About $0.01 per result (estimate; max_results is reserved, results returned are charged). Takes minutes:
-        returns a job handle; rows are the vendor's CSV columns.
-        """
+        """Build a list of people or companies from a plain-language description (about $0.01 a result; minutes)."""
         require(bool(query.strip()), "query is blank.")
         request = {"query": query.strip(), "mode": mode, "max_results": max_results}
         return await start_job(
@@ -429,25 +399,24 @@ def register(tools: Toolset, services: VendorServices) -> None:
 
     # -- workflows -----------------------------------------------------------------------------
 
-    @tools.tool(title="Sixtyfour: list workflows", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def sixtyfour_list_workflows() -> WorkflowList:
-        """List the account's saved Sixtyfour workflows (names and status, no definitions). Free."""
+        """List the saved Sixtyfour workflows with their status. Free."""
         workflows = [Workflow.model_validate(w) for w in await client.list_workflows()]
         return WorkflowList(workflows=workflows, count=len(workflows))
 
-    @tools.tool(title="Sixtyfour: get workflow", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def sixtyfour_get_workflow(workflow_id: WorkflowId) -> Workflow:
-        """Read one Sixtyfour workflow with its block definition. Free."""
+        """Read one Sixtyfour workflow with its blocks. Free."""
         return Workflow.model_validate(await client.get_workflow(workflow_id))
 
-    @tools.tool(title="Sixtyfour: create workflow", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_create_workflow(
         workflow_name: Annotated[str, Field(min_length=1, max_length=200)],
-        workflow_definition: Annotated[WorkflowGraph, Field(description="Blocks (in sequence) and the edges between")],
+        workflow_definition: Annotated[WorkflowGraph, Field(description="<=100 KB")],
         workflow_description: Annotated[str | None, Field(max_length=2000)] = None,
     ) -> Workflow:
-        """Save a new Sixtyfour workflow (a pipeline of blocks such as webhook -> enrich_lead -> find_email). Free;
-        running it costs credits (sixtyfour_run_workflow)."""
+        """Save a Sixtyfour workflow: blocks such as webhook -> enrich_lead -> find_email. Free."""
         body: dict[str, Any] = {
             "workflow_name": workflow_name,
             "workflow_definition": workflow_definition.model_dump(exclude_none=True),
@@ -456,14 +425,14 @@ def register(tools: Toolset, services: VendorServices) -> None:
             body["workflow_description"] = workflow_description
         return Workflow.model_validate(await client.create_workflow(body))
 
-    @tools.tool(title="Sixtyfour: update workflow", read_only=False, destructive=True, idempotent=True)
+    @tools.tool(read_only=False, destructive=True, idempotent=True)
     async def sixtyfour_update_workflow(
         workflow_id: WorkflowId,
         workflow_name: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
         workflow_description: Annotated[str | None, Field(max_length=2000)] = None,
-        workflow_definition: Annotated[WorkflowGraph | None, Field(description="Replaces the whole graph")] = None,
+        workflow_definition: Annotated[WorkflowGraph | None, Field(description="Replaces the graph; <=100 KB")] = None,
     ) -> Workflow:
-        """Change a Sixtyfour workflow's name, description or definition; only the fields given change. Free."""
+        """Change a Sixtyfour workflow's name, description or blocks. Free."""
         changes: dict[str, Any] = {}
         if workflow_name is not None:
             changes["workflow_name"] = workflow_name
@@ -474,49 +443,43 @@ def register(tools: Toolset, services: VendorServices) -> None:
         require(bool(changes), "Nothing to change: give workflow_name, workflow_description or workflow_definition.")
         return Workflow.model_validate(await client.update_workflow(workflow_id, changes))
 
-    @tools.tool(title="Sixtyfour: delete workflow", read_only=False, destructive=True, idempotent=True)
+    @tools.tool(read_only=False, destructive=True, idempotent=True)
     async def sixtyfour_delete_workflow(workflow_id: WorkflowId) -> WorkflowDeleted:
-        """Permanently delete a Sixtyfour workflow definition (its run history stays). Free; cannot be undone."""
+        """Delete a Sixtyfour workflow for good (runs stay). Free."""
         await client.delete_workflow(workflow_id)
         return WorkflowDeleted(workflow_id=workflow_id, deleted=True)
 
-    @tools.tool(title="Sixtyfour: run workflow", read_only=False, idempotent=False)
+    @tools.tool(read_only=False, idempotent=False)
     async def sixtyfour_run_workflow(
         workflow_id: WorkflowId,
         webhook_payload: Annotated[
-            list[dict[str, Any]],
-            Field(min_length=1, max_length=MAX_BULK_LEADS, description="Input rows for the workflow's webhook block"),
+            list[Record], Field(min_length=1, max_length=MAX_BULK_LEADS, description="Webhook rows; a call <=5 MB")
         ],
         ctx: Context,
         wait_seconds: WaitSeconds = None,
         confirm: Confirm = False,
     ) -> JobResult:
-        """Run a saved Sixtyfour workflow on input rows, as a job; rows are the last block's output.
-
-        About $0.10 per input row (estimate; depends on the blocks). cancel_job stops the run at Sixtyfour.
-        Workflows that start with read_csv cannot be run this way.
-        """
+        """Run a saved Sixtyfour workflow on rows as a job (about $0.10 a row)."""
+        rows = [pairs(row, where="webhook_payload") for row in webhook_payload]
         return await start_job(
             services,
             ctx,
             kind=jobs.WORKFLOW_RUN,
             tool="sixtyfour_run_workflow",
-            request={"workflow_id": workflow_id, "webhook_payload": webhook_payload},
+            request={"workflow_id": workflow_id, "webhook_payload": rows},
             wait_seconds=wait_seconds,
             operation="workflow_run",
-            units=len(webhook_payload),
+            units=len(rows),
             subject=workflow_id,
             confirm=confirm,
         )
 
-    @tools.tool(title="Sixtyfour: list workflow runs", read_only=True, idempotent=True)
+    @tools.tool(read_only=True, idempotent=True)
     async def sixtyfour_list_workflow_runs(
-        status: Annotated[
-            RunStatusFilter | None, Field(description="Only runs in this status; active = queued or running")
-        ] = None,
+        status: Annotated[RunStatusFilter | None, Field(description="active = queued or running")] = None,
         workflow_id: WorkflowId | None = None,
         limit: Annotated[int, Field(ge=1, le=500)] = 100,
     ) -> WorkflowRunList:
-        """List recent Sixtyfour workflow runs, newest first (including runs started outside enrich-mcp). Free."""
+        """List recent Sixtyfour workflow runs, including ones started elsewhere. Free."""
         runs = [WorkflowRun.model_validate(r) for r in await client.list_runs(status, workflow_id, limit)]
         return WorkflowRunList(runs=runs, count=len(runs))

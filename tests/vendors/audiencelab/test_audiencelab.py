@@ -310,7 +310,10 @@ async def test_bulk_wait_zero_returns_a_handle_then_finishes(server: EnrichServe
 BAD_BULK_INPUT = [
     ({"name": "x", "records": []}, "records"),
     ({"name": "x", "records": [{}]}, "Every record needs a value"),
-    ({"name": "x", "records": [{"email": "a@example.com"}], "operator": "or"}, "'OR' or 'AND'"),
+    (
+        {"name": "x", "records": [{"email": "a@example.com"}], "operator": "or"},
+        'operator: must be OR or AND (got "or")',
+    ),
     ({"name": "x", "records": [{"email": "a@example.com"}], "columns": ["email"]}, "EMAIL"),
     ({"name": "x", "records": [{"email": "a@example.com"}], "columns": ["FAX"]}, "UP_ID"),
     ({"name": "", "records": [{"email": "a@example.com"}]}, "name"),

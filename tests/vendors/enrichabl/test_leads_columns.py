@@ -65,22 +65,26 @@ async def test_templates_and_columns_send_the_documented_bodies(
         multi = await client.call_tool(
             "enrichabl_create_template",
             {
-                "kind": "multi_ai",
-                "name": "CompanyProfile",
-                "output_fields": ["headquarters_city", "founded_year"],
-                "prompt_template": "For {{company}}, return JSON",
-                "model": "gpt-4o",
-                "max_tokens": 300,
+                "template": {
+                    "kind": "multi_ai",
+                    "name": "CompanyProfile",
+                    "output_fields": ["headquarters_city", "founded_year"],
+                    "prompt_template": "For {{company}}, return JSON",
+                    "model": "gpt-4o",
+                    "max_tokens": 300,
+                }
             },
         )
         fire = await client.call_tool(
             "enrichabl_create_template",
             {
-                "kind": "firecrawl",
-                "name": "WebExtract",
-                "url_column": "company_website",
-                "prompt": "Extract the tagline.",
-                "output_fields": ["tagline"],
+                "template": {
+                    "kind": "firecrawl",
+                    "name": "WebExtract",
+                    "url_column": "company_website",
+                    "prompt": "Extract the tagline.",
+                    "output_fields": ["tagline"],
+                }
             },
         )
         assert multi.structured_content is not None and fire.structured_content is not None
@@ -101,7 +105,7 @@ async def test_templates_and_columns_send_the_documented_bodies(
             {"type": "firecrawl", "template_id": fire_id, "field": "tagline"},
         ]
         for column in columns:
-            result = await client.call_tool("enrichabl_add_column", {"pipeline_id": pipeline_id, **column})
+            result = await client.call_tool("enrichabl_add_column", {"pipeline_id": pipeline_id, "column": column})
             assert not result.is_error, result.content
         listed = await client.call_tool("enrichabl_list_templates", {"kind": "ai"})
     [post_multi] = sandbox.calls("POST", "/columns/multi-ai-templates")
@@ -149,15 +153,16 @@ async def test_bad_column_and_template_input_sends_nothing(server: EnrichServer,
     ]
     async with connect(server) as client:
         for args in column_cases:
-            result = await client.call_tool("enrichabl_add_column", {"pipeline_id": PID, **args})
+            result = await client.call_tool("enrichabl_add_column", {"pipeline_id": PID, "column": args})
             assert result.is_error, args
         for args in template_cases:
-            result = await client.call_tool("enrichabl_create_template", args)
+            result = await client.call_tool("enrichabl_create_template", {"template": args})
             assert result.is_error, args
         inline_multi = await client.call_tool(
-            "enrichabl_add_column", {"pipeline_id": PID, "type": "multi_ai", "template": inline, "field": "f"}
+            "enrichabl_add_column",
+            {"pipeline_id": PID, "column": {"type": "multi_ai", "template": inline, "field": "f"}},
         )
-        lead_prefix = await client.call_tool("enrichabl_create_template", template_cases[0])
+        lead_prefix = await client.call_tool("enrichabl_create_template", {"template": template_cases[0]})
     assert sandbox.requests == []
     assert "enrichabl_create_template" in text(inline_multi)
     assert '"company_website"' in text(lead_prefix)

@@ -35,7 +35,10 @@ async def test_ai_column_enrichment_runs_to_completion(server: EnrichServer, san
         async with connect(server, mode=era) as client:
             result = await client.call_tool(
                 "enrichabl_start_enrichment",
-                {"pipeline_id": pipeline_id, "enrichment_type": "AI_COLUMN", "ai_template_id": template_id},
+                {
+                    "pipeline_id": pipeline_id,
+                    "enrichment": {"enrichment_type": "AI_COLUMN", "ai_template_id": template_id},
+                },
             )
     assert not result.is_error, result.content
     [start] = sandbox.calls("POST", "/enrichment/start")
@@ -82,8 +85,7 @@ async def test_multi_ai_top_n_keys_values_by_template_and_field(server: EnrichSe
                 {
                     "pipeline_id": pipeline_id,
                     "limit": 2,
-                    "enrichment_type": "MULTI_AI_COLUMN",
-                    "multi_ai_template_id": template_id,
+                    "enrichment": {"enrichment_type": "MULTI_AI_COLUMN", "multi_ai_template_id": template_id},
                 },
             )
     assert not result.is_error, result.content
@@ -112,7 +114,10 @@ async def test_firecrawl_on_lead_ids_reads_back_across_pipelines(server: EnrichS
         async with connect(server) as client:
             result = await client.call_tool(
                 "enrichabl_start_enrichment",
-                {"lead_ids": lead_ids, "enrichment_type": "FIRECRAWL_EXTRACT", "firecrawl_extract_config": config},
+                {
+                    "lead_ids": lead_ids,
+                    "enrichment": {"enrichment_type": "FIRECRAWL_EXTRACT", "firecrawl_extract_config": config},
+                },
             )
     assert not result.is_error, result.content
     [start] = sandbox.calls("POST", "/enrichment/start")
@@ -196,37 +201,42 @@ async def test_missing_provider_key_is_a_tool_error(server: EnrichServer, sandbo
     async with connect(server) as client:
         result = await client.call_tool(
             "enrichabl_start_enrichment",
-            {"pipeline_id": pipeline_id, "enrichment_type": "AI_COLUMN", "ai_template_id": template_id},
+            {"pipeline_id": pipeline_id, "enrichment": {"enrichment_type": "AI_COLUMN", "ai_template_id": template_id}},
         )
     assert result.is_error
     assert "No API key found for OPENAI" in text(result)
     assert sandbox.jobs() == {}
 
 
+AI = {"enrichment_type": "AI_COLUMN", "ai_template_id": "t"}
+
+
 async def test_bad_run_input_sends_nothing(server: EnrichServer, sandbox: Sandbox) -> None:
     cases: list[tuple[str, dict[str, Any]]] = [
-        ("enrichabl_start_enrichment", {"pipeline_id": PID, "enrichment_type": "ai_column", "ai_template_id": "t"}),
-        ("enrichabl_start_enrichment", {"pipeline_id": PID, "enrichment_type": "AI_COLUMN"}),
-        ("enrichabl_start_enrichment", {"enrichment_type": "AI_COLUMN", "ai_template_id": "t"}),
+        ("enrichabl_start_enrichment", {"pipeline_id": PID, "enrichment": {**AI, "enrichment_type": "ai_column"}}),
+        ("enrichabl_start_enrichment", {"pipeline_id": PID, "enrichment": {"enrichment_type": "AI_COLUMN"}}),
+        ("enrichabl_start_enrichment", {"enrichment": AI}),
         (
             "enrichabl_start_enrichment",
-            {"pipeline_id": PID, "enrichment_type": "AI_COLUMN", "ai_template_id": "t", "multi_ai_template_id": "m"},
+            {"pipeline_id": PID, "enrichment": {**AI, "multi_ai_template_id": "m"}},
         ),
         (
             "enrichabl_start_enrichment",
             {
                 "pipeline_id": PID,
-                "enrichment_type": "FIRECRAWL_EXTRACT",
-                "firecrawl_extract_config": {
-                    "url_column": "lead_company_website",
-                    "prompt": "p",
-                    "output_fields": ["tagline"],
+                "enrichment": {
+                    "enrichment_type": "FIRECRAWL_EXTRACT",
+                    "firecrawl_extract_config": {
+                        "url_column": "lead_company_website",
+                        "prompt": "p",
+                        "output_fields": ["tagline"],
+                    },
                 },
             },
         ),
         (
             "enrichabl_start_enrichment",
-            {"lead_ids": ["a"], "limit": 5, "enrichment_type": "AI_COLUMN", "ai_template_id": "t"},
+            {"lead_ids": ["a"], "limit": 5, "enrichment": AI},
         ),
         ("enrichabl_start_validation", {"pipeline_id": PID, "service": "bounceban"}),
         ("enrichabl_start_validation", {"pipeline_id": PID, "service": "BOUNCEBAN", "limit": 0}),

@@ -92,7 +92,10 @@ async def test_ai_template_found_whatever_its_id_key(server: EnrichServer, sandb
             listed = await client.call_tool("enrichabl_list_templates", {"kind": "ai"})
             result = await client.call_tool(
                 "enrichabl_start_enrichment",
-                {"pipeline_id": pipeline_id, "enrichment_type": "AI_COLUMN", "ai_template_id": template[id_key]},
+                {
+                    "pipeline_id": pipeline_id,
+                    "enrichment": {"enrichment_type": "AI_COLUMN", "ai_template_id": template[id_key]},
+                },
             )
     assert listed.structured_content is not None and listed.structured_content["count"] == 1
     # Whatever key Enrichabl used, the tool names the id template_id.
@@ -118,7 +121,10 @@ async def test_a_template_missing_from_the_listing_does_not_refuse_the_start(
         async with connect(server) as client:
             result = await client.call_tool(
                 "enrichabl_start_enrichment",
-                {"pipeline_id": pipeline_id, "enrichment_type": "AI_COLUMN", "ai_template_id": template_id},
+                {
+                    "pipeline_id": pipeline_id,
+                    "enrichment": {"enrichment_type": "AI_COLUMN", "ai_template_id": template_id},
+                },
             )
     out = result.structured_content
     assert out is not None, result.content
@@ -136,7 +142,10 @@ async def test_a_template_enrichabl_does_not_know_is_its_error(server: EnrichSer
     async with connect(server) as client:
         result = await client.call_tool(
             "enrichabl_start_enrichment",
-            {"pipeline_id": pipeline_id, "enrichment_type": "AI_COLUMN", "ai_template_id": "no-such-template"},
+            {
+                "pipeline_id": pipeline_id,
+                "enrichment": {"enrichment_type": "AI_COLUMN", "ai_template_id": "no-such-template"},
+            },
         )
     assert result.is_error and "HTTP 404" in text(result) and "Template not found" in text(result)
 
@@ -194,8 +203,7 @@ async def test_lead_errors_as_a_map_or_a_list(server: EnrichServer, sandbox: San
                 "enrichabl_start_enrichment",
                 {
                     "pipeline_id": pipeline_id,
-                    "enrichment_type": "FIRECRAWL_EXTRACT",
-                    "firecrawl_extract_config": config,
+                    "enrichment": {"enrichment_type": "FIRECRAWL_EXTRACT", "firecrawl_extract_config": config},
                 },
             )
     out = result.structured_content
@@ -214,7 +222,7 @@ async def test_get_enrichment_job_reads_the_record(server: EnrichServer, sandbox
     async with connect(server) as client:
         started = await client.call_tool(
             "enrichabl_start_enrichment",
-            {"pipeline_id": pipeline_id, "enrichment_type": "AI_COLUMN", "ai_template_id": template_id},
+            {"pipeline_id": pipeline_id, "enrichment": {"enrichment_type": "AI_COLUMN", "ai_template_id": template_id}},
         )
         assert started.structured_content is not None, started.content
         job_id = started.structured_content["job"]["vendor_job_id"]

@@ -21,7 +21,8 @@ async def test_9000_leads_go_in_chunks_of_at_most_4000_three_at_a_time(
 ) -> None:
     pipeline_id = seed(sandbox, "big", [])
     leads = [
-        {"email": f"user{i}@example.com", "first_name": f"User{i}", "custom_fields": {"n": i}} for i in range(9000)
+        {"email": f"user{i}@example.com", "first_name": f"User{i}", "custom_fields": [{"key": "n", "value": str(i)}]}
+        for i in range(9000)
     ]
     with anyio.fail_after(30):
         async with connect(server, mode=era) as client:
@@ -38,7 +39,7 @@ async def test_9000_leads_go_in_chunks_of_at_most_4000_three_at_a_time(
     assert all(len(b) <= 4000 for b in batches)
     sent = [lead["email"] for b in batches for lead in b]
     assert sorted(sent) == sorted(lead["email"] for lead in leads)  # every lead exactly once
-    assert batches[0][0] == {"email": "user0@example.com", "first_name": "User0", "custom_fields": {"n": 0}}
+    assert batches[0][0] == {"email": "user0@example.com", "first_name": "User0", "custom_fields": {"n": "0"}}
     assert sandbox.max_uploads_in_flight == 3  # the three chunks overlapped, and never more
     assert len(sandbox.leads()) == 9000
     out = result.structured_content
@@ -53,12 +54,14 @@ async def test_9000_leads_go_in_chunks_of_at_most_4000_three_at_a_time(
     ]
 
 
-async def test_large_leads_are_split_by_body_size(server: EnrichServer, sandbox: Sandbox) -> None:
+async def test_large_leads_are_split_by_body_size(server: EnrichServer, sandbox: Sandbox, tmp_path: Path) -> None:
     pipeline_id = seed(sandbox, "wide", [])
     blob = "x" * 20_000
-    leads = [{"email": f"wide{i}@example.com", "custom_fields": {"notes": blob}} for i in range(500)]  # ~10 MB
+    leads = [{"email": f"wide{i}@example.com", "notes": blob} for i in range(500)]  # ~10 MB: too big inline
+    path = tmp_path / "wide.csv"
+    path.write_text("email,notes\n" + "".join(f"{lead['email']},{blob}\n" for lead in leads), encoding="utf-8")
     async with connect(server) as client:
-        result = await client.call_tool("enrichabl_upload_leads", {"pipeline_id": pipeline_id, "leads": leads})
+        result = await client.call_tool("enrichabl_upload_leads", {"pipeline_id": pipeline_id, "csv_path": str(path)})
     assert not result.is_error, result.content
     requests = sandbox.calls("POST", f"/pipelines/{pipeline_id}/leads")
     assert len(requests) == 3
@@ -191,9 +194,18 @@ async def test_bad_upload_input_sends_nothing(server: EnrichServer, sandbox: San
 
 async def test_extra_lead_keys_go_to_custom_fields(server: EnrichServer, sandbox: Sandbox) -> None:
     pipeline_id = seed(sandbox, "extra", [])
-    lead = {"email": "ada@example.com", "tier": "A", "custom_fields": {"source": "Apollo"}}
+    custom = [{"key": "tier", "value": "A"}, {"key": "source", "value": "Apollo"}]
+    lead = {"email": "ada@example.com", "custom_fields": custom}
     async with connect(server) as client:
         result = await client.call_tool("enrichabl_upload_leads", {"pipeline_id": pipeline_id, "leads": [lead]})
+        loose = await client.call_tool(
+            "enrichabl_upload_leads", {"pipeline_id": pipeline_id, "leads": [{"email": "ada@example.com", "tier": "A"}]}
+        )
     assert not result.is_error, result.content
     [request] = sandbox.calls("POST", f"/pipelines/{pipeline_id}/leads")
     assert body(request) == [{"email": "ada@example.com", "custom_fields": {"tier": "A", "source": "Apollo"}}]
+    # A key beyond the documented fields is refused, naming where it belongs; nothing more was sent.
+    assert loose.is_error
+    assert "leads[0]: unknown field tier; valid fields: email," in text(loose)
+    assert "(other data goes in custom_fields, as key/value pairs)" in text(loose)
+    assert len(sandbox.calls("POST", f"/pipelines/{pipeline_id}/leads")) == 1

@@ -158,13 +158,16 @@ async def test_lead_analytics_follow_the_state(server: EnrichServer, sandbox: Sa
 
 
 async def test_trigger_automation(server: EnrichServer, sandbox: Sandbox) -> None:
-    args = {"operation": "enrich_leads", "parameters": {"limit": 10, "force": False}}
+    args = {
+        "operation": "enrich_leads",
+        "parameters": [{"key": "limit", "value": 10}, {"key": "force", "value": False}],
+    }
     async with connect(server) as client:
         result = await client.call_tool("fourrunr_trigger_automation", args)
         bad = await client.call_tool("fourrunr_trigger_automation", {"operation": "DROP TABLE"})
     [request] = sandbox.calls("POST", "/automation/trigger")
     assert str(request.url) == f"{BASE}/automation/trigger"
-    assert sent(request) == args
+    assert sent(request) == {"operation": "enrich_leads", "parameters": {"limit": 10, "force": False}}
     assert result.structured_content == {
         "operation": "enrich_leads",
         "data": {"operation": "enrich_leads", "status": "started", "parameters": {"limit": 10, "force": False}},

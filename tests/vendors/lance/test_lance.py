@@ -242,11 +242,11 @@ async def test_bad_input_is_refused_before_any_request(server: EnrichServer) -> 
     sandbox = lance(server)
     cases = [
         ("lance_enrich_person", {"person_id": "not-a-uuid", "field": "emails"}, "person_id"),
-        ("lance_enrich_person", {"person_id": PERSON, "field": "Emails"}, "'emails' or 'phones'"),
-        ("lance_enrich_person", {"person_id": PERSON, "field": "email"}, "'emails' or 'phones'"),
+        ("lance_enrich_person", {"person_id": PERSON, "field": "Emails"}, "field: must be emails or phones"),
+        ("lance_enrich_person", {"person_id": PERSON, "field": "email"}, "field: must be emails or phones"),
         ("lance_enrich_person", {"person_id": PERSON, "field": "emails", "wait_seconds": -1}, "wait_seconds"),
         ("lance_get_enrichment", {"person_id": "12345", "field": "phones"}, "person_id"),
-        ("lance_get_enrichment", {"person_id": PERSON, "field": "PHONES"}, "'emails' or 'phones'"),
+        ("lance_get_enrichment", {"person_id": PERSON, "field": "PHONES"}, "field: must be emails or phones"),
     ]
     async with connect(server) as client:
         for tool, args, expected in cases:

@@ -9,7 +9,11 @@ from enrich_mcp.server import EnrichServer
 from tests.conftest import connect
 
 KEY = "sandbox-key-not-secret"
-STRUCT = {"role": "Current job title", "years": {"description": "Years in role", "type": "int"}}
+STRUCT = [
+    {"name": "role", "description": "Current job title"},
+    {"name": "years", "description": "Years in role", "type": "int"},
+]
+ROLE = [{"name": "role", "description": "Job title"}]
 
 
 async def test_enrich_lead_polls_job_status_and_returns_the_result(server: EnrichServer, era: str) -> None:
@@ -50,7 +54,7 @@ async def test_enrich_lead_polls_job_status_and_returns_the_result(server: Enric
 
 async def test_enrich_lead_answer_is_cached_and_fresh_bypasses(server: EnrichServer) -> None:
     sandbox = server.runtime.sandboxes["sixtyfour"]
-    args = {"lead_info": {"name": "Ada Lovelace"}, "struct": {"role": "Job title"}}
+    args = {"lead_info": {"name": "Ada Lovelace"}, "struct": ROLE}
     async with connect(server) as client:
         first = await client.call_tool("sixtyfour_enrich_lead", args)
         second = await client.call_tool("sixtyfour_enrich_lead", args)
@@ -66,7 +70,7 @@ async def test_enrich_lead_answer_is_cached_and_fresh_bypasses(server: EnrichSer
 
 
 async def test_enrich_lead_wait_zero_returns_handle_then_completes(server: EnrichServer) -> None:
-    args = {"lead_info": {"name": "Ada Lovelace"}, "struct": {"role": "Job title"}, "wait_seconds": 0}
+    args = {"lead_info": {"name": "Ada Lovelace"}, "struct": ROLE, "wait_seconds": 0}
     async with connect(server) as client:
         result = await client.call_tool("sixtyfour_enrich_lead", args)
         out = result.structured_content
@@ -84,7 +88,7 @@ async def test_enrich_lead_wait_zero_returns_handle_then_completes(server: Enric
 async def test_failed_research_job_spends_nothing(server: EnrichServer) -> None:
     async with connect(server) as client:
         result = await client.call_tool(
-            "sixtyfour_enrich_lead", {"lead_info": {"name": "Failing Person"}, "struct": {"role": "Job title"}}
+            "sixtyfour_enrich_lead", {"lead_info": {"name": "Failing Person"}, "struct": ROLE}
         )
     out = result.structured_content
     assert out is not None
@@ -97,8 +101,8 @@ async def test_failed_research_job_spends_nothing(server: EnrichServer) -> None:
 async def test_enrich_lead_rejects_empty_struct_before_any_call(server: EnrichServer) -> None:
     sandbox = server.runtime.sandboxes["sixtyfour"]
     async with connect(server) as client:
-        result = await client.call_tool("sixtyfour_enrich_lead", {"lead_info": {"name": "Ada"}, "struct": {}})
-        empty = await client.call_tool("sixtyfour_enrich_lead", {"lead_info": {}, "struct": {"role": "x"}})
+        result = await client.call_tool("sixtyfour_enrich_lead", {"lead_info": {"name": "Ada"}, "struct": []})
+        empty = await client.call_tool("sixtyfour_enrich_lead", {"lead_info": {}, "struct": ROLE})
     assert result.is_error and empty.is_error
     assert "lead_info is empty" in empty.content[0].text  # type: ignore[union-attr]
     assert sandbox.requests == []
@@ -108,8 +112,8 @@ async def test_enrich_company_with_people(server: EnrichServer, era: str) -> Non
     sandbox = server.runtime.sandboxes["sixtyfour"]
     args = {
         "target_company": {"company_name": "Acme", "website": "https://acme.example.com"},
-        "struct": {"industry": "Industry"},
-        "lead_struct": {"name": "Full name"},
+        "struct": [{"name": "industry", "description": "Industry"}],
+        "lead_struct": [{"name": "name", "description": "Full name"}],
         "find_people": True,
         "people_focus_prompt": "Sales leaders",
     }
@@ -142,7 +146,7 @@ async def test_enrich_company_people_options_need_find_people(server: EnrichServ
     async with connect(server) as client:
         result = await client.call_tool(
             "sixtyfour_enrich_company",
-            {"target_company": {"company_name": "Acme"}, "struct": {"a": "b"}, "people_focus_prompt": "CTOs"},
+            {"target_company": {"company_name": "Acme"}, "struct": ROLE, "people_focus_prompt": "CTOs"},
         )
     assert result.is_error
     assert "find_people" in result.content[0].text  # type: ignore[union-attr]
@@ -152,19 +156,22 @@ async def test_enrich_company_people_options_need_find_people(server: EnrichServ
 async def test_qualify_lead_sends_documented_body(server: EnrichServer, era: str) -> None:
     sandbox = server.runtime.sandboxes["sixtyfour"]
     args = {
-        "data": {"name": "Ada Lovelace", "company": "Analytical Engines"},
+        "data": [{"key": "name", "value": "Ada Lovelace"}, {"key": "company", "value": "Analytical Engines"}],
         "qualification_criteria": [
             {"criteria_name": "Seniority", "description": "Director or above", "weight": 2, "threshold": 0.5},
             {"criteria_name": "Industry", "description": "Works in computing"},
         ],
         "references": [{"url": "https://example.com/ada", "description": "Bio"}],
-        "struct": {"summary": "One-line summary"},
+        "struct": [{"name": "summary", "description": "One-line summary"}],
     }
     async with connect(server, mode=era) as client:
         result = await client.call_tool("sixtyfour_qualify_lead", args)
     assert not result.is_error, result.content
-    [request] = sandbox.calls("POST", "/qa-agent")
-    assert str(request.url) == "https://api.sixtyfour.ai/qa-agent"
+    # The QA agent runs as a task (qa-agent-async, polled on /job-status): a slow agent is a job, not a lost answer.
+    assert sandbox.calls("POST", "/qa-agent") == []
+    [request] = sandbox.calls("POST", "/qa-agent-async")
+    assert str(request.url) == "https://api.sixtyfour.ai/qa-agent-async"
+    assert sandbox.calls("GET", None) and all("/job-status/" in r.url.path for r in sandbox.calls("GET", None))
     assert request.headers["x-api-key"] == KEY
     assert json.loads(request.content) == {
         "data": {"name": "Ada Lovelace", "company": "Analytical Engines"},
@@ -177,6 +184,7 @@ async def test_qualify_lead_sends_documented_body(server: EnrichServer, era: str
     }
     out = result.structured_content
     assert out is not None
+    assert out["finished"] is True and out["job"]["status"] == "completed"
     assert out["cost_usd"] == 0.05
     assert out["result"]["qualified"] is True
     assert [c["criteria_name"] for c in out["result"]["criteria_scores"]] == ["Seniority", "Industry"]
@@ -187,7 +195,7 @@ async def test_qualify_lead_needs_criteria(server: EnrichServer) -> None:
     sandbox = server.runtime.sandboxes["sixtyfour"]
     async with connect(server) as client:
         result = await client.call_tool(
-            "sixtyfour_qualify_lead", {"data": {"name": "Ada"}, "qualification_criteria": []}
+            "sixtyfour_qualify_lead", {"data": [{"key": "name", "value": "Ada"}], "qualification_criteria": []}
         )
     assert result.is_error
     assert sandbox.requests == []

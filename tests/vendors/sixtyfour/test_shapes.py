@@ -10,7 +10,7 @@ from enrich_mcp.server import EnrichServer
 from enrich_mcp.vendors.sixtyfour.client import SixtyfourClient
 from tests.conftest import connect
 
-STRUCT = {"role": "Current job title"}
+STRUCT = [{"name": "role", "description": "Current job title"}]
 
 
 def sixtyfour(server: EnrichServer) -> Sandbox:

@@ -127,7 +127,8 @@ async def test_run_workflow_returns_the_last_blocks_rows(server: EnrichServer, e
     payload = [{"name": "Ada Lovelace", "company_name": "Acme"}, {"name": "Alan Turing", "company_name": "Bletchley"}]
     async with connect(server, mode=era) as client:
         await _create(client)
-        result = await client.call_tool("sixtyfour_run_workflow", {"workflow_id": WF1, "webhook_payload": payload})
+        rows = [[{"key": k, "value": v} for k, v in row.items()] for row in payload]
+        result = await client.call_tool("sixtyfour_run_workflow", {"workflow_id": WF1, "webhook_payload": rows})
     assert not result.is_error, result.content
     [run] = sandbox.calls("POST", "/workflows/run")
     assert str(run.url) == f"https://api.sixtyfour.ai/workflows/run?workflow_id={WF1}"
@@ -169,7 +170,8 @@ async def test_cancel_job_cancels_the_run_at_sixtyfour(server: EnrichServer) -> 
     async with connect(server) as client:
         await _create(client)
         started = await client.call_tool(
-            "sixtyfour_run_workflow", {"workflow_id": WF1, "webhook_payload": [{"name": "Ada"}], "wait_seconds": 0}
+            "sixtyfour_run_workflow",
+            {"workflow_id": WF1, "webhook_payload": [[{"key": "name", "value": "Ada"}]], "wait_seconds": 0},
         )
         assert started.structured_content is not None
         job_id = started.structured_content["job"]["job_id"]
@@ -212,7 +214,8 @@ async def test_a_lost_run_answer_is_resent_with_the_jobs_idempotency_key(server:
         await _create(client)
         sandbox.fail_next(0, exception=httpx.ReadTimeout, method="POST", path="/workflows/run")
         result = await client.call_tool(
-            "sixtyfour_run_workflow", {"workflow_id": WF1, "webhook_payload": [{"name": "Ada"}], "wait_seconds": 0}
+            "sixtyfour_run_workflow",
+            {"workflow_id": WF1, "webhook_payload": [[{"key": "name", "value": "Ada"}]], "wait_seconds": 0},
         )
     assert not result.is_error, result.content
     job_id = result.structured_content["job"]["job_id"]  # type: ignore[index]
