@@ -179,7 +179,39 @@ def _migrate(c: sqlite3.Connection) -> None:
         c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-class SqliteJobStore:
+class JobDecoding:
+    """Reading stored job rows, for every backend: a damaged row is skipped and remembered, never fatal."""
+
+    damaged: dict[str, str]
+    where: str
+    """Names the ledger in the warning (a file, or the database)."""
+
+    def _load(self, job_id: str, data: str) -> Job | None:
+        try:
+            return Job.model_validate_json(data)
+        except ValidationError as exc:
+            if job_id not in self.damaged:
+                logger.warning("job %s in %s is damaged and was skipped: %s", job_id, self.where, exc.errors()[0])
+            self.damaged[job_id] = f"unreadable row ({exc.errors()[0]['type']})"
+            return None
+
+    def _loads(self, rows: Sequence[Sequence[Any]]) -> list[Job]:
+        return [job for job_id, data in rows if (job := self._load(job_id, data)) is not None]
+
+
+def write_refusal(row: Sequence[Any] | None, owner: str | None) -> Write | None:
+    """Why a guarded write of a job whose stored ``(status, owner)`` is ``row`` must not happen, if it must not.
+
+    The first end wins (``ENDED``); a driver's write needs the lease (``LOST``). Both backends decide here.
+    """
+    if row is None or row[0] in TERMINAL:
+        return Write.ENDED
+    if owner is not None and row[1] != owner:
+        return Write.LOST
+    return None
+
+
+class SqliteJobStore(JobDecoding):
     def __init__(self, path: Path) -> None:
         self.db = Database(
             path,
@@ -196,20 +228,9 @@ class SqliteJobStore:
         self._reader.text_factory = lenient_text
         self.damaged: dict[str, str] = {}
         """Rows that could not be read (job id -> why); skipped and reported, never fatal."""
+        self.where = str(path)
 
     # -- reading ---------------------------------------------------------------------------------
-
-    def _load(self, job_id: str, data: str) -> Job | None:
-        try:
-            return Job.model_validate_json(data)
-        except ValidationError as exc:
-            if job_id not in self.damaged:
-                logger.warning("job %s in %s is damaged and was skipped: %s", job_id, self.db.path, exc.errors()[0])
-            self.damaged[job_id] = f"unreadable row ({exc.errors()[0]['type']})"
-            return None
-
-    def _loads(self, rows: Sequence[Sequence[Any]]) -> list[Job]:
-        return [job for job_id, data in rows if (job := self._load(job_id, data)) is not None]
 
     async def get(self, job_id: str) -> Job | None:
         rows = self._reader.execute("SELECT id, data FROM jobs WHERE id=?", (job_id,)).fetchall()
@@ -306,10 +327,8 @@ class SqliteJobStore:
 
         def q(c: sqlite3.Connection) -> Write:
             row = c.execute("SELECT status, owner FROM jobs WHERE id=?", (job.id,)).fetchone()
-            if row is None or row[0] in TERMINAL:
-                return Write.ENDED
-            if owner is not None and row[1] != owner:
-                return Write.LOST
+            if (refused := write_refusal(row, owner)) is not None:
+                return refused
             if rows or part is not None:
                 count = self._append(c, job.id, rows, part)
                 if count is not None:

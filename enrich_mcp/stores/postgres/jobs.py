@@ -21,11 +21,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from psycopg import AsyncConnection
-from pydantic import ValidationError
 
 from enrich_mcp.erasure import ERASED, Identifier, Matcher, harvest
-from enrich_mcp.jobs.models import TERMINAL, Job
-from enrich_mcp.jobs.store import ForgetCount, Write, plan_forget
+from enrich_mcp.jobs.models import Job
+from enrich_mcp.jobs.store import ForgetCount, JobDecoding, Write, plan_forget, write_refusal
 from enrich_mcp.stores.postgres.database import NOW, PostgresDatabase, open_jobs
 
 logger = logging.getLogger(__name__)
@@ -33,25 +32,14 @@ logger = logging.getLogger(__name__)
 _OPEN: Final = open_jobs()
 
 
-class PgJobStore:
+class PgJobStore(JobDecoding):
     def __init__(self, db: PostgresDatabase) -> None:
         self.db = db
         self.damaged: dict[str, str] = {}
         """Rows that could not be read (job id -> why); skipped and reported, never fatal."""
+        self.where = "the PostgreSQL job ledger"
 
     # -- reading ---------------------------------------------------------------------------------
-
-    def _load(self, job_id: str, data: str) -> Job | None:
-        try:
-            return Job.model_validate_json(data)
-        except ValidationError as exc:
-            if job_id not in self.damaged:
-                logger.warning("job %s is damaged and was skipped: %s", job_id, exc.errors()[0])
-            self.damaged[job_id] = f"unreadable row ({exc.errors()[0]['type']})"
-            return None
-
-    def _loads(self, rows: Sequence[Sequence[Any]]) -> list[Job]:
-        return [job for job_id, data in rows if (job := self._load(job_id, data)) is not None]
 
     async def get(self, job_id: str) -> Job | None:
         rows = await self.db.fetchall("SELECT id, data FROM jobs WHERE id = %s", (job_id,))
@@ -149,10 +137,8 @@ class PgJobStore:
         async with self.db.transaction() as conn:
             cur = await conn.execute("SELECT status, owner FROM jobs WHERE id = %s FOR UPDATE", (job.id,))
             row = await cur.fetchone()
-            if row is None or row[0] in TERMINAL:
-                return Write.ENDED
-            if owner is not None and row[1] != owner:
-                return Write.LOST
+            if (refused := write_refusal(row, owner)) is not None:
+                return refused
             if rows or part is not None:
                 count = await self._append(conn, job.id, rows, part)
                 if count is not None:
