@@ -58,7 +58,6 @@ class Runtime:
     toolsets: dict[str, Toolset] = field(default_factory=dict)
     """Each configured vendor's toolset; with dynamic toolsets, enable_toolset activates one."""
     _users: int = 0
-    _stopped: anyio.Event | None = None
     _stop: anyio.Event | None = None
 
     @asynccontextmanager
@@ -76,7 +75,7 @@ class Runtime:
             if self._users > 1:
                 yield self
                 return
-            self._stop, self._stopped = anyio.Event(), anyio.Event()
+            self._stop = anyio.Event()
             try:
                 async with anyio.create_task_group() as tg:
                     await tg.start(self.jobs.run)
@@ -90,7 +89,6 @@ class Runtime:
                         tg.cancel_scope.cancel()
             finally:
                 await self.aclose()
-                self._stopped.set()
         finally:
             self._users -= 1
             if self._stop is not None:

@@ -780,7 +780,6 @@ class JobManager:
         handler = self.handlers.get(job.kind)
         at_vendor = False
         in_flight = any(step.get("status") in ("prepared", "sending") for step in job.steps().values())
-        has_cancel = True
         if handler is not None and job.accepted_by_vendor() and not in_flight:
             try:
                 at_vendor = await handler.cancel(job, JobControl(self, job))
@@ -788,7 +787,6 @@ class JobManager:
                 raise VendorError(
                     exc.vendor, f"could not cancel job {job.id} at the vendor: {exc.message}", status=exc.status
                 ) from exc
-            has_cancel = at_vendor
         title = handler.vendor.capitalize() if handler is not None else job.vendor
         if in_flight:
             message = (
@@ -810,7 +808,6 @@ class JobManager:
             message=message,
             summary={"cancelled_at_vendor": at_vendor} if not in_flight else None,
         )
-        job.state["vendor_has_cancel"] = has_cancel
         ended = await self._finish(job, outcome, driver=False)
         if not ended:  # it finished on its own while the vendor was being told
             return await self.get(job_id), at_vendor
