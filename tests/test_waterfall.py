@@ -12,6 +12,7 @@ from mcp import Client
 from enrich_mcp.local import MxAnswer
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
+from enrich_mcp.waterfall import provider_specs
 from tests.conftest import connect
 
 ADA = {"name": "Ada Lovelace", "company": "Analytical Engines"}
@@ -226,3 +227,8 @@ async def test_bad_input_is_a_tool_error_before_any_vendor_call(
     assert result.is_error
     assert message in result.content[0].text  # type: ignore[union-attr]
     assert all(s.requests == [] for s in srv.runtime.sandboxes.values())
+
+
+def test_vendors_offer_their_providers_in_priority_order() -> None:
+    # Equal costs go AudienceLab first: one lookup answers every field.
+    assert [(s.name, s.waterfall_priority) for s in provider_specs()] == [("audiencelab", 10), ("sixtyfour", 20)]

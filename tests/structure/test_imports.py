@@ -42,3 +42,19 @@ def test_nothing_below_the_assembly_imports_server_py() -> None:
         if path.name not in ASSEMBLERS and {"enrich_mcp.server", "enrich_mcp.server.build_server"} & imports_of(path)
     )
     assert importers == []
+
+
+def test_only_a_vendors_own_folder_imports_it() -> None:
+    # The engines (waterfall.py, core.py, the server) find vendors through their specs, so a sixth
+    # vendor is one new folder and no edit elsewhere.
+    vendors = sorted(p.name for p in (PACKAGE / "vendors").iterdir() if (p / "__init__.py").is_file())
+    assert len(vendors) >= 5
+    offenders = sorted(
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in PACKAGE.rglob("*.py")
+        for name in imports_of(path)
+        for vendor in vendors
+        if (name == f"enrich_mcp.vendors.{vendor}" or name.startswith(f"enrich_mcp.vendors.{vendor}."))
+        and not path.is_relative_to(PACKAGE / "vendors" / vendor)
+    )
+    assert offenders == []
