@@ -67,19 +67,21 @@ def vendor_toolsets() -> list[str]:
 
 
 def tool_toolsets(server: EnrichServer) -> dict[str, str]:
-    """Each tool's toolset, as the server registered it: a vendor's tools under its name, the rest core."""
-    owners = {tool: name for name, toolset in server.runtime.toolsets.items() for tool in toolset.registered}
-    tools = server._tool_manager.list_tools()  # pyright: ignore[reportPrivateUsage]
-    return {tool.name: owners.get(tool.name, CORE) for tool in tools}
+    """Each vendor tool's toolset, as the server registered it (every other tool is core)."""
+    return {tool: name for name, toolset in server.runtime.toolsets.items() for tool in toolset.registered}
 
 
 def readme_table(snapshot: list[dict[str, Any]], toolsets: Mapping[str, str]) -> str:
-    """The README tool table; ``toolsets`` maps each tool to its toolset (:func:`tool_toolsets`)."""
+    """The README tool table; ``toolsets`` maps vendor tools to their toolset (:func:`tool_toolsets`)."""
+
+    def toolset(name: str) -> str:
+        return toolsets.get(name, CORE)
+
     lines = ["| toolset | tool | what it does | read-only |", "|---|---|---|---|"]
-    for tool in sorted(snapshot, key=lambda t: (toolsets[t["name"]] != CORE, toolsets[t["name"]], t["name"])):
+    for tool in sorted(snapshot, key=lambda t: (toolset(t["name"]) != CORE, toolset(t["name"]), t["name"])):
         summary = (tool["description"] or "").strip().splitlines()[0].replace("|", "\\|")
         ro = "yes" if tool["annotations"]["read_only"] else "no"
-        lines.append(f"| {toolsets[tool['name']]} | `{tool['name']}` | {summary} | {ro} |")
+        lines.append(f"| {toolset(tool['name'])} | `{tool['name']}` | {summary} | {ro} |")
     return "\n".join(lines)
 
 
@@ -88,7 +90,7 @@ def _sandbox(home: str, toolsets: list[str] | None = None) -> EnrichServer:
 
 
 def current_snapshot() -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The snapshot of a sandbox server with every toolset on, and each tool's toolset."""
+    """The snapshot of a sandbox server with every toolset on, and each vendor tool's toolset."""
     with tempfile.TemporaryDirectory() as home:
         server = _sandbox(home)
         try:

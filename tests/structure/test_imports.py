@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "enrich_mcp"
-ASSEMBLERS = {"server.py", "cli.py", "cli_commands.py", "__main__.py", "demo.py", "http_transport.py", "toolsnap.py"}
+# The entry points: the console script (and `python -m enrich_mcp`) and the snapshot tool (`python -m`).
+ASSEMBLERS = {"server.py", "cli.py", "__main__.py", "toolsnap.py"}
 
 
 def imports_of(path: Path) -> set[str]:
