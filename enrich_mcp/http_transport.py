@@ -47,6 +47,7 @@ import anyio
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from enrich_mcp import __version__
 from enrich_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -188,8 +189,6 @@ class HealthEndpoint:
         await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
     async def report(self) -> dict[str, Any]:
-        from enrich_mcp import __version__
-
         database = await self.runtime.stores.health()
         vendors = await self.probe.check(store_ok=database["ok"])
         reachable = all(v["reachable"] is True for v in vendors.values())

@@ -27,11 +27,13 @@ from mcp.shared.subscriptions import ResourceUpdated
 from enrich_mcp import __version__
 from enrich_mcp.budget import Budget
 from enrich_mcp.cache import ResultCache, account_id
+from enrich_mcp.core import register_core
 from enrich_mcp.datadir import moved_aside, private_dir
-from enrich_mcp.http import RetryPolicy, VendorHTTP
-from enrich_mcp.jobs import Job, JobManager, job_uri, process_owner
+from enrich_mcp.http import Rate, RetryPolicy, VendorHTTP
+from enrich_mcp.jobs import Job, JobInfo, JobManager, job_uri, process_owner
 from enrich_mcp.runtime import Runtime, VendorStatus
 from enrich_mcp.sandbox import load_sandbox
+from enrich_mcp.sandbox.dns import SandboxMxResolver
 from enrich_mcp.sdk import EnrichServer, connection_of, lowlevel
 from enrich_mcp.settings import Settings
 from enrich_mcp.stores import open_stores
@@ -130,8 +132,6 @@ def build_server(
     )
     server.runtime = runtime
     if settings.sandbox:
-        from enrich_mcp.sandbox.dns import SandboxMxResolver
-
         runtime.mx_resolver = SandboxMxResolver()
 
     for spec in discover_vendors():
@@ -148,8 +148,6 @@ def build_server(
             transport = sandbox.transport()
         rate = spec.rate
         if config.rate_limit:
-            from enrich_mcp.http import Rate
-
             rate = Rate.parse(config.rate_limit)
         status.rate = str(rate) if rate else None
         assert status.base_url is not None
@@ -182,8 +180,6 @@ def build_server(
         spec.register(toolset, services)  # job handlers too: a restarted server resumes jobs of inactive toolsets
         runtime.toolsets[spec.name] = toolset
         status.tools = toolset.registered
-
-    from enrich_mcp.core import register_core
 
     register_core(Toolset(CORE, server, settings.read_only), runtime)
     if settings.dynamic_toolsets:
@@ -224,8 +220,6 @@ def _log_start(runtime: Runtime) -> None:
 
 
 def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
-    from enrich_mcp.jobs import JobInfo
-
     def dump(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
