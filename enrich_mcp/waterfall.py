@@ -6,7 +6,7 @@
    ``vendors/<vendor>/waterfall.py``) offers :class:`Step` s: one vendor call answering some wanted fields.
    Steps run cheapest first by the budget's price list, ties in ``VendorSpec.waterfall_priority`` order;
    every call goes through the vendor's own cache key, so a vendor tool that already looked the person up
-   answers for free, and through ``paid_call``, so the cap and the approval threshold apply (a refusal
+   answers for free, and through ``cached_paid_call``, so the cap and the approval threshold apply (a refusal
    stops the waterfall and is reported).
 4. A found email counts as verified only when the local check (syntax + MX) says valid; a phone when it
    parses as a valid number. The waterfall stops once every wanted field has a verified answer.
@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from enrich_mcp import local
 from enrich_mcp.errors import BudgetError, InputError, VendorError
 from enrich_mcp.local.domains import is_free_mail
-from enrich_mcp.tooling import Confirm, Toolset, paid_call, require
+from enrich_mcp.tooling import Confirm, Toolset, cached_paid_call, require
 from enrich_mcp.vendors import VendorServices, VendorSpec, discover_vendors
 
 if TYPE_CHECKING:
@@ -174,11 +174,10 @@ class Step:
 
     provider: Provider
     operation: str
-    """The budget operation (priced as ``<vendor>.<operation>``)."""
+    """The price key (``<vendor>.<operation>``) and the cache entry: the vendor's own tool uses the same one."""
     wants: frozenset[Want]
     request: Any
     """Same request as the vendor's own tool caches under, so the two share answers."""
-    cache_operation: str
 
     @property
     def vendor(self) -> str:
@@ -208,30 +207,24 @@ class Provider(ABC):
         """What the vendor's answer says about the wanted fields."""
 
     async def lookup(self, step: Step, spending: Spending) -> Lookup:
-        services = self.services
-
-        async def fetch() -> dict[str, Any]:
-            return await paid_call(
-                services.budget,
-                spending.ctx,
-                lambda: self.call(step),
-                vendor=self.vendor,
-                tool=TOOL,
-                operation=step.operation,
-                subject=spending.subject,
-                confirm=spending.confirm,
-            )
-
-        cached = await services.cache.get_or_fetch(
-            self.vendor, step.cache_operation, step.request, services.account, fetch, fresh=spending.fresh
+        answer = await cached_paid_call(
+            self.services,
+            spending.ctx,
+            lambda: self.call(step),
+            tool=TOOL,
+            operation=step.operation,
+            request=step.request,
+            subject=spending.subject,
+            confirm=spending.confirm,
+            fresh=spending.fresh,
         )
-        cost = 0.0 if cached.hit else services.budget.estimate(self.vendor, step.operation).estimated_usd
-        return Lookup([c for c in self.candidates(step, cached.value) if c.want in step.wants], cached.hit, cost)
+        found = [c for c in self.candidates(step, answer.value) if c.want in step.wants]
+        return Lookup(found, answer.hit, answer.cost_usd)
 
     async def peek(self, step: Step) -> bool:
         """Whether the step would be answered from the cache (no spend)."""
         cache = self.services.cache
-        key = cache.key(self.vendor, step.cache_operation, step.request, self.services.account)
+        key = cache.key(self.vendor, step.operation, step.request, self.services.account)
         # Straight to the store: a look ahead is not a lookup, so it must not count in the hit rate.
         return await cache.store.get(key) is not None
 

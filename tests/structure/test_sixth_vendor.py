@@ -74,7 +74,7 @@ FILES = {
                 if not person.full_name:
                     return "needs a name"
                 request = {"name": person.full_name, "company": person.company}
-                return [Step(self, "find_phone", frozenset({"phone"}), request, "find_phone")]
+                return [Step(self, "find_phone", frozenset({"phone"}), request)]
 
             async def call(self, step: Step) -> dict[str, Any]:
                 return await self.services.http.json("POST", "/phones", json_body=dict(step.request), spends=True)

@@ -35,7 +35,7 @@ class AudienceLabProvider(Provider):
             return "needs an email, a LinkedIn URL, or first and last name with company or domain"
         # The same body audiencelab_enrich_contact caches under, so either tool reuses the other's answer.
         request = {"filter": filter_, "fields": list(self.FIELDS), "is_or_match": False}
-        return [Step(self, "enrich", frozenset(WANTS), request, "enrich")]
+        return [Step(self, "enrich", frozenset(WANTS), request)]
 
     async def call(self, step: Step) -> dict[str, Any]:
         return await self.client.enrich(dict(step.request))

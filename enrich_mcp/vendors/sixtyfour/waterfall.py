@@ -22,30 +22,18 @@ class SixtyfourProvider(Provider):
         if not (lead.get("name") or lead.get("linkedin") or lead.get("email")):
             return "needs a name, LinkedIn URL or email"
         return [
-            Step(
-                self,
-                "find_email.PROFESSIONAL",
-                frozenset({"work_email"}),
-                {"lead": lead, "mode": "PROFESSIONAL"},
-                "find_email",
-            ),
-            Step(
-                self,
-                "find_email.PERSONAL",
-                frozenset({"personal_email"}),
-                {"lead": lead, "mode": "PERSONAL"},
-                "find_email",
-            ),
-            Step(self, "find_phone", frozenset({"phone"}), {"lead": lead}, "find_phone"),
+            Step(self, "find_email.PROFESSIONAL", frozenset({"work_email"}), {"lead": lead, "mode": "PROFESSIONAL"}),
+            Step(self, "find_email.PERSONAL", frozenset({"personal_email"}), {"lead": lead, "mode": "PERSONAL"}),
+            Step(self, "find_phone", frozenset({"phone"}), {"lead": lead}),
         ]
 
     async def call(self, step: Step) -> dict[str, Any]:
-        if step.cache_operation == "find_phone":
+        if step.operation == "find_phone":
             return await self.client.find_phone(step.request["lead"])
         return await self.client.find_email(step.request["lead"], step.request["mode"])
 
     def candidates(self, step: Step, raw: dict[str, Any]) -> list[Candidate]:
-        if step.cache_operation == "find_phone":
+        if step.operation == "find_phone":
             return [Candidate("phone", p.number) for p in parse_phones(raw)]
         found = parse_emails(raw)
         out = [Candidate("work_email", e.address, e.status) for e in found if e.type.upper() == "COMPANY"]
