@@ -27,10 +27,9 @@ README = ROOT / "README.md"
 BEGIN, END = "<!-- tools:begin -->", "<!-- tools:end -->"
 
 
-def snapshot_tools(server: EnrichServer) -> list[dict[str, Any]]:
-    tools = server._tool_manager.list_tools()  # pyright: ignore[reportPrivateUsage]
+async def snapshot_tools(server: EnrichServer) -> list[dict[str, Any]]:
     out = []
-    for tool in sorted(tools, key=lambda t: t.name):
+    for tool in sorted(await server.list_tools(), key=lambda t: t.name):
         hints = tool.annotations
         out.append(
             {
@@ -42,7 +41,7 @@ def snapshot_tools(server: EnrichServer) -> list[dict[str, Any]]:
                     "idempotent": hints.idempotent_hint if hints else None,
                     "open_world": hints.open_world_hint if hints else None,
                 },
-                "input_schema": tool.parameters,
+                "input_schema": tool.input_schema,
                 "output_schema": tool.output_schema,
             }
         )
@@ -94,7 +93,7 @@ def current_snapshot() -> tuple[list[dict[str, Any]], dict[str, str]]:
     with tempfile.TemporaryDirectory() as home:
         server = _sandbox(home)
         try:
-            return snapshot_tools(server), tool_toolsets(server)
+            return anyio.run(snapshot_tools, server), tool_toolsets(server)
         finally:
             server.runtime.close()
 

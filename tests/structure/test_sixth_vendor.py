@@ -190,7 +190,7 @@ async def test_its_tool_is_served_and_listed_under_its_own_toolset(zenith: Path,
     assert (request.method, str(request.url)) == ("GET", "https://api.zenith.example/v2/credits")
     assert request.headers["authorization"] == f"Bearer {KEY}"
 
-    table = readme_table(snapshot_tools(srv), tool_toolsets(srv)).splitlines()
+    table = readme_table(await snapshot_tools(srv), tool_toolsets(srv)).splitlines()
     assert "| zenith | `zenith_get_credits` | Zenith credits left on the account. Free. | yes |" in table
     assert "| core | `enrich_person` |" in "\n".join(table)
 
