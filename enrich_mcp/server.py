@@ -35,7 +35,7 @@ from enrich_mcp.runtime import Runtime, VendorStatus
 from enrich_mcp.sandbox import load_sandbox
 from enrich_mcp.settings import Settings
 from enrich_mcp.stores import open_stores
-from enrich_mcp.tooling import Toolset
+from enrich_mcp.tooling import Toolset, wire_annotations
 from enrich_mcp.vendors import VendorServices, VendorSpec, discover_vendors
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,12 @@ enrich-mcp gives you B2B lead-enrichment tools over several data vendors, plus f
 
 class EnrichServer(MCPServer[Any]):
     runtime: Runtime
+
+    async def list_tools(self) -> list[types.Tool]:
+        return [
+            tool.model_copy(update={"annotations": wire_annotations(tool.annotations)})
+            for tool in await super().list_tools()
+        ]
 
 
 def _resolve_base_url(spec: VendorSpec, settings: Settings) -> str | None:

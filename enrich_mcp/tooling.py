@@ -72,6 +72,21 @@ Confirm = Annotated[bool, Field(description="User approved the cost")]
 WaitSeconds = Annotated[float | None, Field(ge=0, le=600)]
 
 
+def wire_annotations(hints: ToolAnnotations | None) -> ToolAnnotations | None:
+    """A tool's four hints as ``tools/list`` sends them: a false ``readOnlyHint`` or ``idempotentHint`` is left out.
+
+    Every tool sets all four (:meth:`Toolset.tool`). Absent, these two read as false both by the spec's
+    defaults and by a client that assumes false, so sending ``false`` says nothing (~20 characters a tool).
+    ``destructiveHint`` (whose default is true) and ``openWorldHint`` (true by default, but a client may
+    assume false) are always sent.
+    """
+    if hints is None:
+        return None
+    return hints.model_copy(
+        update={"read_only_hint": hints.read_only_hint or None, "idempotent_hint": hints.idempotent_hint or None}
+    )
+
+
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Report :class:`EnrichError` as a tool error (``is_error``) with its message and hint."""
 

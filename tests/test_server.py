@@ -27,14 +27,22 @@ CORE_TOOLS = {
 
 async def test_every_tool_sets_all_four_hints_and_describes_itself(make_settings: Callable[..., Settings]) -> None:
     server = build_server(make_settings())
+    declared = {t.name: t.annotations for t in server._tool_manager.list_tools()}  # pyright: ignore[reportPrivateUsage]
     async with connect(server) as client:
         tools = (await client.list_tools()).tools
     assert len(tools) > len(CORE_TOOLS)
     for tool in tools:
-        a = tool.annotations
+        a = declared[tool.name]
         assert a is not None, tool.name
         hints = (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
         assert None not in hints, f"{tool.name} leaves a hint unset: {hints}"
+        # On the wire a false readOnlyHint / idempotentHint is left out: absent reads as false, per the spec's
+        # defaults and for a client that assumes false alike. The other two are always sent.
+        sent = tool.annotations
+        assert sent is not None, tool.name
+        assert (bool(sent.read_only_hint), bool(sent.idempotent_hint)) == (a.read_only_hint, a.idempotent_hint)
+        assert (sent.destructive_hint, sent.open_world_hint) == (a.destructive_hint, a.open_world_hint), tool.name
+        assert False not in (sent.read_only_hint, sent.idempotent_hint), tool.name
         assert tool.description and len(tool.description) > 40, tool.name
         assert tool.output_schema is not None, f"{tool.name} has no structured output"
         if a.read_only_hint:
