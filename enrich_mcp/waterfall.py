@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from enrich_mcp import local
 from enrich_mcp.errors import BudgetError, InputError, VendorError
 from enrich_mcp.local.domains import is_free_mail
-from enrich_mcp.tooling import Confirm, Toolset, paid_call, require
+from enrich_mcp.tooling import Confirm, Toolset, cached_paid_call, require
 from enrich_mcp.vendors.base import VendorServices
 
 if TYPE_CHECKING:
@@ -172,11 +172,10 @@ class Step:
 
     provider: Provider
     operation: str
-    """The budget operation (priced as ``<vendor>.<operation>``)."""
+    """The price key (``<vendor>.<operation>``) and the cache entry: the vendor's own tool uses the same one."""
     wants: frozenset[Want]
     request: Any
     """Same request as the vendor's own tool caches under, so the two share answers."""
-    cache_operation: str
 
     @property
     def vendor(self) -> str:
@@ -206,30 +205,24 @@ class Provider(ABC):
         """What the vendor's answer says about the wanted fields."""
 
     async def lookup(self, step: Step, spending: Spending) -> Lookup:
-        services = self.services
-
-        async def fetch() -> dict[str, Any]:
-            return await paid_call(
-                services.budget,
-                spending.ctx,
-                lambda: self.call(step),
-                vendor=self.vendor,
-                tool=TOOL,
-                operation=step.operation,
-                subject=spending.subject,
-                confirm=spending.confirm,
-            )
-
-        cached = await services.cache.get_or_fetch(
-            self.vendor, step.cache_operation, step.request, services.account, fetch, fresh=spending.fresh
+        answer = await cached_paid_call(
+            self.services,
+            spending.ctx,
+            lambda: self.call(step),
+            tool=TOOL,
+            operation=step.operation,
+            request=step.request,
+            subject=spending.subject,
+            confirm=spending.confirm,
+            fresh=spending.fresh,
         )
-        cost = 0.0 if cached.hit else services.budget.estimate(self.vendor, step.operation).estimated_usd
-        return Lookup([c for c in self.candidates(step, cached.value) if c.want in step.wants], cached.hit, cost)
+        found = [c for c in self.candidates(step, answer.value) if c.want in step.wants]
+        return Lookup(found, answer.hit, answer.cost_usd)
 
     async def peek(self, step: Step) -> bool:
         """Whether the step would be answered from the cache (no spend)."""
         cache = self.services.cache
-        key = cache.key(self.vendor, step.cache_operation, step.request, self.services.account)
+        key = cache.key(self.vendor, step.operation, step.request, self.services.account)
         # Straight to the store: a look ahead is not a lookup, so it must not count in the hit rate.
         return await cache.store.get(key) is not None
 
@@ -248,32 +241,20 @@ class SixtyfourProvider(Provider):
         if not (lead.get("name") or lead.get("linkedin") or lead.get("email")):
             return "needs a name, LinkedIn URL or email"
         return [
-            Step(
-                self,
-                "find_email.PROFESSIONAL",
-                frozenset({"work_email"}),
-                {"lead": lead, "mode": "PROFESSIONAL"},
-                "find_email",
-            ),
-            Step(
-                self,
-                "find_email.PERSONAL",
-                frozenset({"personal_email"}),
-                {"lead": lead, "mode": "PERSONAL"},
-                "find_email",
-            ),
-            Step(self, "find_phone", frozenset({"phone"}), {"lead": lead}, "find_phone"),
+            Step(self, "find_email.PROFESSIONAL", frozenset({"work_email"}), {"lead": lead, "mode": "PROFESSIONAL"}),
+            Step(self, "find_email.PERSONAL", frozenset({"personal_email"}), {"lead": lead, "mode": "PERSONAL"}),
+            Step(self, "find_phone", frozenset({"phone"}), {"lead": lead}),
         ]
 
     async def call(self, step: Step) -> dict[str, Any]:
-        if step.cache_operation == "find_phone":
+        if step.operation == "find_phone":
             return await self.client.find_phone(step.request["lead"])
         return await self.client.find_email(step.request["lead"], step.request["mode"])
 
     def candidates(self, step: Step, raw: dict[str, Any]) -> list[Candidate]:
         from enrich_mcp.vendors.sixtyfour.models import parse_emails, parse_phones
 
-        if step.cache_operation == "find_phone":
+        if step.operation == "find_phone":
             return [Candidate("phone", p.number) for p in parse_phones(raw)]
         found = parse_emails(raw)
         out = [Candidate("work_email", e.address, e.status) for e in found if e.type.upper() == "COMPANY"]
@@ -312,7 +293,7 @@ class AudienceLabProvider(Provider):
             return "needs an email, a LinkedIn URL, or first and last name with company or domain"
         # The same body audiencelab_enrich_contact caches under, so either tool reuses the other's answer.
         request = {"filter": filter_, "fields": list(self.FIELDS), "is_or_match": False}
-        return [Step(self, "enrich", frozenset(WANTS), request, "enrich")]
+        return [Step(self, "enrich", frozenset(WANTS), request)]
 
     async def call(self, step: Step) -> dict[str, Any]:
         return await self.client.enrich(dict(step.request))
