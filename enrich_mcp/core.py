@@ -45,8 +45,13 @@ class DamagedJob(BaseModel):
     problem: str
 
 
+# A job inside another answer is published as a plain object: the typed handle is what starting tools
+# and get_job return; here it would repeat that shape in every schema.
+NestedJob = Annotated[JobInfo, WithJsonSchema({"type": "object"})]
+
+
 class JobList(BaseModel):
-    jobs: list[JobInfo]
+    jobs: list[NestedJob]
     count: int
     damaged: list[DamagedJob] = Field(
         default_factory=list, description="Job records in the ledger that cannot be read; skipped, not listed"
@@ -54,14 +59,16 @@ class JobList(BaseModel):
 
 
 class CancelResult(BaseModel):
-    job: JobInfo
+    job: NestedJob
     cancelled_at_vendor: bool = Field(description="True when the vendor was told to stop too")
 
 
 class ResultsPage(BaseModel):
     # Rows are published as a bare list (lean_schema), so a client validating the output does not walk
-    # every property of every row (it was most of a 1,000-row page's time).
-    job: JobInfo
+    # every property of every row (it was most of a 1,000-row page's time). offset and limit echo the call.
+    model_config = ConfigDict(json_schema_extra=published("job", "rows"))
+
+    job: NestedJob
     offset: int
     limit: int
     rows: list[dict[str, Any]]
@@ -69,6 +76,8 @@ class ResultsPage(BaseModel):
 
 
 class ExportResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=published("path", "rows", "bytes"))
+
     path: str
     format: Literal["csv", "jsonl"]
     rows: int
@@ -259,7 +268,7 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
 
     @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def get_job(job_id: JobId) -> JobInfo:
-        """One job's status (queued, running, completed, failed, cancelled), progress and summary. Free."""
+        """One job's status, progress and summary (poll it for a job handle). Free."""
         return JobInfo.of(await get_or_explain(job_id))
 
     @tools.tool(read_only=False, destructive=True, idempotent=True)
@@ -366,8 +375,8 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
             str, Field(min_length=2, max_length=2, description="Country code for phones without +code")
         ] = "US",
     ) -> ForgetResult:
-        """Erase one person (whole identifiers, not fragments) from the local cache, job results, exports and
-        ledger, not at vendors; try dry_run first."""
+        """Erase one person (by whole identifiers) from the local cache, job results, exports and ledger, not at
+        vendors; try dry_run first."""
         region = default_region.upper()
         given = sorted({parse_identifier(i, region) for i in identifiers})
         matcher = Matcher(set(given), region=region)

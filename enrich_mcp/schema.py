@@ -10,7 +10,7 @@ per tool by ``Toolset``, uses this module to
 - turns a pydantic ``ValidationError`` into a few short lines (``leads[3].email: required``);
 - publishes lean schemas (:func:`lean_schema`): no ``title`` noise, every ``$ref`` inlined (strict-mode
   converters such as openai-agents refuse bare refs), ``oneOf`` as ``anyOf``, nullable scalars as type
-  lists, and outputs reduced to what clients validate;
+  lists, no bounds that real values never meet, and outputs reduced to what clients validate;
 - refuses, at registration, an input object that is not closed, so no tool can ship an open one.
 
 Input models subclass :class:`Input` (closed, optionally capped in bytes as JSON); a lead-like record
@@ -74,7 +74,7 @@ class Extra(Input):
     value: str
 
 
-Extras = Annotated[list[Extra], Field(max_length=20, description="More fields")]
+Extras = Annotated[list[Extra], Field(max_length=20)]
 
 Scalar = Annotated[
     str | int | float | bool | None,
@@ -115,7 +115,7 @@ def _record(items: list[Pair]) -> list[Pair]:
 Record = Annotated[
     list[Pair],
     AfterValidator(_record),
-    Field(min_length=1, max_length=50, description="Key/value pairs, <=16 KB"),
+    Field(min_length=1, max_length=50, description="<=16 KB"),
 ]
 """An open-ended record (a row, a record to evaluate) in a bounded, strict-mode-friendly shape."""
 
@@ -214,7 +214,9 @@ def lean_schema(schema: Mapping[str, Any], *, output: bool = False) -> dict[str,
 
     Drops ``title`` keywords, ``additionalProperties: true`` (the default) and ``default: null``, inlines
     local ``$ref`` targets (a recursive one is kept), writes ``oneOf`` as ``anyOf`` (the branches of our
-    unions are disjoint) and ``anyOf: [X, null]`` as ``type: [X, "null"]`` for non-object X.
+    unions are disjoint) and ``anyOf: [X, null]`` as ``type: [X, "null"]`` for non-object X. An input
+    leaves out the bounds real values never meet (:func:`_unreached_bound`); the argument model still
+    enforces them.
 
     An output is validated by clients, not read by models (they read the inputs and the tool's
     description), so it also loses defaults, descriptions, enums and ``required``; it publishes only the
@@ -253,10 +255,14 @@ def lean_schema(schema: Mapping[str, Any], *, output: bool = False) -> dict[str,
             if key == "pattern" and value == UUID_PATTERN:  # the same rule, in 15 characters instead of 84
                 out["format"] = "uuid"
                 continue
+            if not output and _unreached_bound(key, value, node):
+                continue
             if key in _SCHEMA_MAPS and isinstance(value, dict):
                 out[key] = {name: walk(sub, stack, depth + 1) for name, sub in value.items()}
                 if output and key == "properties":  # publish what always carries a value; nulls pass untyped
                     out[key] = {name: sub for name, sub in out[key].items() if not _nullable(sub)}
+                elif key == "properties":
+                    out[key] = {name: _without_unreached_min_items(sub) for name, sub in out[key].items()}
             elif key in _SCHEMA_LISTS and isinstance(value, list):
                 subs = [walk(sub, stack, depth) for sub in value]
                 if key in ("anyOf", "oneOf"):  # a union inside a union is one union
@@ -266,14 +272,49 @@ def lean_schema(schema: Mapping[str, Any], *, output: bool = False) -> dict[str,
                 out[key] = walk(value, stack, depth + (key != "items"))
             else:
                 out[key] = value
-        if output and out.get("items") == {"type": "object"}:  # a list of open objects: "a list" says as much
-            del out["items"]
+        if output and isinstance(out.get("items"), dict) and "properties" not in out["items"]:
+            del out["items"]  # a list of scalars or open objects: "a list" says as much
         return _collapse_nullable(out)
 
     lean = walk(dict(schema), (), 0)
     if kept:
         lean["$defs"] = {name: walk(d, (name,), 0) for name, d in kept.items()}
     return lean
+
+
+PUBLISHED_MAX_LENGTH = 5_000
+"""A string's ``maxLength`` is published from this length up: free text a model may write at length."""
+PUBLISHED_MAX_ITEMS = 1_000
+"""A list's ``maxItems`` is published from this length up: bulk lists a model may fill."""
+
+
+def _unreached_bound(key: str, value: Any, node: Mapping[str, Any]) -> bool:
+    """A bound real values do not meet, or that says the obvious: enforced by the argument model, unpublished.
+
+    A model reads every published character on every turn; a value past one of these bounds is refused
+    with a one-line error that names it, and nothing is spent. So ``minLength: 1``; a ``maxLength`` below
+    :data:`PUBLISHED_MAX_LENGTH` (names, emails, ids, short texts) unless it fixes the width (a country
+    code); a ``maxItems`` below :data:`PUBLISHED_MAX_ITEMS`; ``minimum: 0`` (seconds, money, offsets,
+    weights are not negative); and a default equal to the minimum (offset 0). A list argument that cannot
+    be null loses ``minItems: 1`` too (:func:`_without_unreached_min_items`).
+    """
+    if key == "minLength":
+        return value == 1
+    if key == "maxLength":
+        return isinstance(value, int) and value < PUBLISHED_MAX_LENGTH and value != node.get("minLength")
+    if key == "maxItems":
+        return isinstance(value, int) and value < PUBLISHED_MAX_ITEMS
+    if key == "minimum":
+        return value == 0 and not isinstance(value, bool)
+    return key == "default" and "minimum" in node and value == node["minimum"] and not isinstance(value, bool)
+
+
+def _without_unreached_min_items(node: dict[str, Any]) -> dict[str, Any]:
+    """A list argument that cannot be null goes without ``minItems: 1``: a nullable one keeps it, so a
+    strict-mode client (which must send every argument) sends null rather than ``[]``."""
+    if node.get("type") == "array" and node.get("minItems") == 1:
+        return {k: v for k, v in node.items() if k != "minItems"}
+    return node
 
 
 def _nullable(node: Mapping[str, Any]) -> bool:

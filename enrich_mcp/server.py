@@ -50,6 +50,7 @@ enrich-mcp gives you B2B lead-enrichment tools over several data vendors, plus f
 - Start with the free tools: clean_leads, validate_emails. Use enrich_person for "find this person's
   email/phone": it tries the cache and the cheapest configured vendor first and stops at a verified answer.
 - Vendor tools (<vendor>_*) cost credits; their descriptions give the price. spend_report shows spend and budget.
+  Pass confirm: true only once the user approved the cost.
 - Long work returns a job handle when it takes longer than wait_seconds: poll get_job or read the
   enrich://jobs/{job_id} resource, then page results with get_job_results (use `fields` to keep answers small).
 """

@@ -83,8 +83,10 @@ R = TypeVar("R")
 
 # Argument types every vendor's tools share, so they read and validate the same everywhere.
 Fresh = Annotated[bool, Field(description="Skip the cache")]
-Confirm = Annotated[bool, Field(description="User approved the cost")]
-WaitSeconds = Annotated[float | None, Field(ge=0, le=600, description="Default 4")]
+# Undescribed: the server's instructions say it once, and an unapproved spend's error says "ask the user,
+# then call again with confirm: true" (38 characters saved on every paid tool).
+Confirm = Annotated[bool, Field()]
+WaitSeconds = Annotated[float | None, Field(ge=0, le=600)]
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from enrich_mcp import local
 from enrich_mcp.errors import InputError
 from enrich_mcp.files import input_file
 from enrich_mcp.local.models import EmailResult, EmailSummary, LeadResult, LeadRow, LeadSummary
+from enrich_mcp.schema import published
 from enrich_mcp.tooling import Toolset, require
 
 if TYPE_CHECKING:
@@ -26,6 +27,9 @@ CsvPath = Annotated[
 
 
 class EmailValidation(BaseModel):
+    # Typed in the published schema: what a caller acts on; the echo of the call passes through.
+    model_config = ConfigDict(json_schema_extra=published("mx_checked", "results", "summary"))
+
     source: Literal["inline", "csv"]
     mx_checked: bool
     results: list[EmailResult] = Field(description="In input order")
@@ -33,6 +37,8 @@ class EmailValidation(BaseModel):
 
 
 class LeadCleaning(BaseModel):
+    model_config = ConfigDict(json_schema_extra=published("results", "summary"))
+
     source: Literal["inline", "csv"]
     default_region: str
     results: list[LeadResult] = Field(description="In input order")
@@ -66,8 +72,8 @@ def register_local(tools: Toolset, runtime: Runtime) -> None:
         check_mx: Annotated[bool, Field(description="Ask DNS whether each domain accepts mail")] = True,
         verify_with_vendor: Annotated[bool, Field(description="Not done here: see enrichabl_start_validation")] = False,
     ) -> EmailValidation:
-        """Check emails free (syntax, MX, disposable, role, free-mail) before paying or sending; each gets a
-        verdict: valid, risky, invalid or unknown."""
+        """Check emails free (syntax, MX, disposable, role, free-mail) before paying or sending; verdicts: valid,
+        risky, invalid or unknown."""
         _one_source(emails, csv_path, "emails")
         if verify_with_vendor:
             # Mailbox-level verification is an Enrichabl pipeline job (upload, then validate), with its own

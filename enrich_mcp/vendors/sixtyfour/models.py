@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from enrich_mcp.jobs import JobInfo
-from enrich_mcp.schema import Extras, Input, JsonObjectText, Sparse, WithExtras
+from enrich_mcp.schema import Extras, Input, JsonObjectText, Sparse, WithExtras, published
 
 EmailMode = Literal["PROFESSIONAL", "PERSONAL"]
 SearchMode = Literal["people", "company"]
@@ -179,6 +179,9 @@ def parse_phones(raw: dict[str, Any]) -> list[FoundPhone]:
 
 
 class FindEmailResult(BaseModel):
+    # Typed in the published schema: what a caller acts on. The echo and diagnostics pass through.
+    model_config = ConfigDict(json_schema_extra=published("emails", "cost_usd"))
+
     emails: list[FoundEmail]
     personal_email: str | None = None
     mode: EmailMode
@@ -188,6 +191,8 @@ class FindEmailResult(BaseModel):
 
 
 class FindPhoneResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=published("phones", "cost_usd"))
+
     phones: list[FoundPhone] = Field(description="Empty when Sixtyfour found no number")
     cost_usd: float
     cache: dict[str, Any] = Field(default_factory=dict)
@@ -206,6 +211,8 @@ class Research(BaseModel):
 
 
 class ResearchResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=published("finished", "next_step", "cost_usd"))
+
     finished: bool = Field(description="True when the answer is here (from the cache or a job that ended)")
     result: Research | None = Field(default=None, description="The answer, when the research completed")
     job: JobInfo | None = Field(default=None, description="The research job; absent when served from the cache")

@@ -57,7 +57,7 @@ MAX_BULK_LEADS = 10_000
 BulkLeads = Annotated[
     list[Lead], Field(min_length=1, max_length=MAX_BULK_LEADS, description="Each <=8 KB; a call <=5 MB")
 ]
-LeadArg = Annotated[Lead, Field(description="<=8 KB")]
+LeadArg = Lead  # seven short fields: its 8 KB cap is never met, so it goes unsaid
 
 
 def _unidentified(leads: list[Lead]) -> list[int]:
@@ -163,7 +163,7 @@ def register(tools: Toolset, services: VendorServices) -> None:
         lead_struct: Annotated[
             StructSpec | None, Field(max_length=100, description="Fields for each person found")
         ] = None,
-        find_people: Annotated[bool, Field(description="Also find people at the company")] = False,
+        find_people: bool = False,
         research_plan: ResearchPlan = None,
         people_focus_prompt: Annotated[
             str | None, Field(max_length=2000, description="Which people to find (role, seniority)")
