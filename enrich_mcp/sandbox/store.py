@@ -77,7 +77,9 @@ class SandboxStore(Protocol):
         """The next value of a named counter (1, 2, ...): ids stay unique across processes and restarts."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Let go of the connection; a later use opens another (the fake vendor outlives a server)."""
+        ...
 
 
 def dump(value: Any) -> str:
@@ -98,6 +100,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    for conn in connections:
+        conn.close()
+    connections.clear()
+
+
 class SqliteSandboxStore:
     """The embedded :class:`SandboxStore`: one SQLite file per vendor (or memory without a home)."""
 
@@ -105,22 +113,39 @@ class SqliteSandboxStore:
         self.path = path
         if path is not None:  # 0700 folder, 0600 file (and -wal/-shm), no link followed
             private_file(private_dir(path.parent, what="sandbox folder") / path.name, what="sandbox state file")
-        self._conn = sqlite3.connect(
+        self._open: list[sqlite3.Connection] = []  # at most one; a list so the finalizer can close it
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._connect()
+        weakref.finalize(self, _close_all, self._open)
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.path
+        conn = sqlite3.connect(
             ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None, timeout=30.0
         )
         if path is not None:
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA journal_mode=WAL")
             # Synthetic data: losing the last write in a power cut is fine; an fsync per request is not.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
         if path is not None:
             private_file(path, what="sandbox state file")  # the -wal and -shm files SQLite just made
-        self._lock = threading.RLock()
-        self._depth = 0
-        weakref.finalize(self, self._conn.close)
+        self._open.append(conn)
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._open:
+            return self._open[0]
+        if self.path is None:
+            raise sqlite3.ProgrammingError("the in-memory sandbox state was closed")
+        with self._lock:
+            return self._open[0] if self._open else self._connect()
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            _close_all(self._open)
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteSandboxStore]:

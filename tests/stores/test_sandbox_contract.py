@@ -75,6 +75,17 @@ async def test_settings_and_counters(backend: Backend) -> None:
     assert store.meta("counter:task") == 2
 
 
+async def test_a_closed_store_reopens_on_next_use_with_its_state(backend: Backend) -> None:
+    """A server's stores close when it stops; the fake vendor (and a test reading it) outlives it."""
+    store = backend.open().sandbox("sixtyfour")
+    store.put("task", "t1", {"n": 1})
+    store.close()
+    store.close()
+    assert store.get("task", "t1") == {"n": 1}
+    with store.transaction():
+        assert store.counter("ids") == 1
+
+
 async def test_a_transaction_is_all_or_nothing_and_nested_ones_join_it(backend: Backend) -> None:
     store = backend.open().sandbox("sixtyfour")
 
