@@ -234,21 +234,26 @@ def _main(argv: list[str] | None) -> int:
     interactive = args.command in ("tools", "call", "jobs", "spend")
     # A person at a terminal wants answers, not start-up chatter; warnings (e.g. a missing key) still show.
     configure_logging(settings, quiet=interactive and "ENRICH_MCP_LOG_LEVEL" not in os.environ)
+    # Imported when needed, not at the top: `enrich-mcp --help` and `demo` stay quick without the server's imports.
+    from enrich_mcp.server import build_server
+
     if interactive:
         from enrich_mcp import cli_commands as commands
 
+        build = partial(build_server, settings)
+
         if args.command == "tools":
-            return anyio.run(partial(commands.list_tools, settings, toolset=args.toolset, names_only=args.names))
+            return anyio.run(partial(commands.list_tools, build, toolset=args.toolset, names_only=args.names))
         if args.command == "call":
             arguments = _parse_call_arguments(parser, args.json, args.arg)
-            return anyio.run(partial(commands.call_tool, settings, args.tool, arguments, raw=args.raw))
+            return anyio.run(partial(commands.call_tool, build, args.tool, arguments, raw=args.raw))
         if args.command == "jobs":
             if args.follow:
-                return anyio.run(partial(commands.follow, settings, args.follow, interval=args.interval))
+                return anyio.run(partial(commands.follow, build, args.follow, interval=args.interval))
             return anyio.run(
-                partial(commands.show_jobs, settings, status=args.status, vendor=args.vendor, limit=args.limit)
+                partial(commands.show_jobs, build, status=args.status, vendor=args.vendor, limit=args.limit)
             )
-        return anyio.run(partial(commands.show_spend, settings, raw=args.raw))
+        return anyio.run(partial(commands.show_spend, build, raw=args.raw))
 
     if args.command == "db":
         from enrich_mcp.stores import cli as db_cli
@@ -257,10 +262,9 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "serve" and args.http:
         from enrich_mcp.http_transport import serve_http
 
-        serve_http(settings, host=args.host, port=args.port)
+        serve_http(settings, build_server, host=args.host, port=args.port)
         return 0
 
-    from enrich_mcp.server import build_server
     from enrich_mcp.stdio import serve_stdio
 
     anyio.run(serve_stdio, build_server(settings))

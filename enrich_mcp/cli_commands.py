@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,13 +20,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from enrich_mcp.console import ENDED, jobs_table, make_console, render, spend_view, status_text, tools_tables
-from enrich_mcp.server import EnrichServer, build_server
-from enrich_mcp.settings import Settings
+from enrich_mcp.sdk import EnrichServer
+
+Build = Callable[[], EnrichServer]
+"""Builds the server from the environment's settings (``cli.py`` passes ``build_server`` bound to them)."""
 
 
 @asynccontextmanager
-async def connected(settings: Settings) -> AsyncIterator[tuple[Client, EnrichServer]]:
-    server = build_server(settings)
+async def connected(build: Build) -> AsyncIterator[tuple[Client, EnrichServer]]:
+    server = build()
     try:
         async with Client(server) as client:
             yield client, server
@@ -40,9 +42,9 @@ def _error_text(result: Any, tool: str = "") -> str:
     return text.removeprefix(f"Error executing tool {tool}: ") or "the tool reported an error"
 
 
-async def list_tools(settings: Settings, *, toolset: str | None = None, names_only: bool = False) -> int:
+async def list_tools(build: Build, *, toolset: str | None = None, names_only: bool = False) -> int:
     out = make_console()
-    async with connected(settings) as (client, server):
+    async with connected(build) as (client, server):
         tools = (await client.list_tools()).tools
         prices = dict(server.runtime.budget.prices)
     if names_only:
@@ -67,9 +69,9 @@ async def list_tools(settings: Settings, *, toolset: str | None = None, names_on
     return 0
 
 
-async def call_tool(settings: Settings, tool: str, arguments: dict[str, Any], *, raw: bool = False) -> int:
+async def call_tool(build: Build, tool: str, arguments: dict[str, Any], *, raw: bool = False) -> int:
     out, err = make_console(), make_console(stderr=True)
-    async with connected(settings) as (client, _):
+    async with connected(build) as (client, _):
         listed = {t.name for t in (await client.list_tools()).tools}
         if tool not in listed:
             close = difflib.get_close_matches(tool, listed, n=3)
@@ -110,16 +112,14 @@ async def call_tool(settings: Settings, tool: str, arguments: dict[str, Any], *,
     return 0
 
 
-async def show_jobs(
-    settings: Settings, *, status: str | None = None, vendor: str | None = None, limit: int = 50
-) -> int:
+async def show_jobs(build: Build, *, status: str | None = None, vendor: str | None = None, limit: int = 50) -> int:
     out = make_console()
     arguments: dict[str, Any] = {"limit": limit}
     if status:
         arguments["status"] = status
     if vendor:
         arguments["vendor"] = vendor
-    async with connected(settings) as (client, _):
+    async with connected(build) as (client, _):
         result = await client.call_tool("list_jobs", arguments)
     if result.is_error:
         make_console(stderr=True).print(_error_text(result, "list_jobs"), markup=False, highlight=False)
@@ -173,13 +173,13 @@ async def follow_job(client: Client, job_id: str, *, interval: float, console: C
     return 0 if job.get("status") == "completed" else 1
 
 
-async def follow(settings: Settings, job_id: str, *, interval: float) -> int:
-    async with connected(settings) as (client, _):
+async def follow(build: Build, job_id: str, *, interval: float) -> int:
+    async with connected(build) as (client, _):
         return await follow_job(client, job_id, interval=interval)
 
 
-async def show_spend(settings: Settings, *, raw: bool = False) -> int:
-    async with connected(settings) as (client, _):
+async def show_spend(build: Build, *, raw: bool = False) -> int:
+    async with connected(build) as (client, _):
         result = await client.call_tool("spend_report", {})
     if result.is_error:
         make_console(stderr=True).print(_error_text(result, "spend_report"), markup=False, highlight=False)

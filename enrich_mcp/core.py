@@ -22,9 +22,11 @@ from enrich_mcp.datadir import moved_aside
 from enrich_mcp.erasure import Matcher, parse_identifier, scrub_exports
 from enrich_mcp.errors import InputError, JobNotFound
 from enrich_mcp.jobs import Job, JobInfo, JobStatus
+from enrich_mcp.local.tools import register_local
 from enrich_mcp.schema import published
 from enrich_mcp.tooling import Toolset
 from enrich_mcp.vendors import discover_vendors
+from enrich_mcp.waterfall import register_waterfall
 
 if TYPE_CHECKING:
     from enrich_mcp.runtime import Runtime
@@ -222,9 +224,6 @@ async def _announce_tool_list_change(ctx: Context[Any, Any]) -> None:
 
 
 def register_core(tools: Toolset, runtime: Runtime) -> None:
-    from enrich_mcp.local.tools import register_local
-    from enrich_mcp.waterfall import register_waterfall
-
     register_waterfall(tools, runtime)
     register_local(tools, runtime)
     if runtime.settings.dynamic_toolsets:

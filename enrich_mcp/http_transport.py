@@ -40,17 +40,20 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from enrich_mcp import __version__
 from enrich_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from enrich_mcp.http import VendorHTTP
     from enrich_mcp.runtime import Runtime
+    from enrich_mcp.sdk import EnrichServer
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +189,6 @@ class HealthEndpoint:
         await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
     async def report(self) -> dict[str, Any]:
-        from enrich_mcp import __version__
-
         database = await self.runtime.stores.health()
         vendors = await self.probe.check(store_ok=database["ok"])
         reachable = all(v["reachable"] is True for v in vendors.values())
@@ -255,15 +256,18 @@ class RuntimeLifespan:
             await self.app(scope, receive, send)
 
 
-def build_http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765) -> tuple[ASGIApp, str]:
-    """The ASGI app and the token it accepts (generated when ENRICH_MCP_HTTP_TOKEN is unset)."""
-    from mcp.server.transport_security import TransportSecuritySettings
+def build_http_app(
+    settings: Settings, build: Callable[[Settings], EnrichServer], *, host: str = "127.0.0.1", port: int = 8765
+) -> tuple[ASGIApp, str]:
+    """The ASGI app and the token it accepts (generated when ENRICH_MCP_HTTP_TOKEN is unset).
 
-    from enrich_mcp.server import build_server
+    ``build`` is ``server.build_server``, handed down by the CLI: the transport sits below the assembly.
+    """
+    from mcp.server.transport_security import TransportSecuritySettings
 
     token = settings.http_token.get_secret_value() if settings.http_token else secrets.token_urlsafe(32)
     # Remote callers: csv_path may read only ENRICH_MCP_FILES_DIR, never the client's (remote) roots.
-    server = build_server(settings.model_copy(update={"transport": "http"}))
+    server = build(settings.model_copy(update={"transport": "http"}))
     loopback = ["127.0.0.1", "localhost", "[::1]"]
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -277,12 +281,14 @@ def build_http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8
     return BearerTokenMiddleware(HealthEndpoint(inner, server.runtime), token), token
 
 
-def serve_http(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve_http(
+    settings: Settings, build: Callable[[Settings], EnrichServer], *, host: str = "127.0.0.1", port: int = 8765
+) -> None:
     import uvicorn
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("enrich-mcp serves HTTP on loopback only; put a reverse proxy in front for anything else.")
-    app, token = build_http_app(settings, host=host, port=port)
+    app, token = build_http_app(settings, build, host=host, port=port)
     if settings.http_token is None:
         # Shown once, on stderr, so the operator can configure the client; never logged elsewhere.
         logger.warning("ENRICH_MCP_HTTP_TOKEN is not set; generated a token for this run: %s", token)

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
@@ -28,11 +27,14 @@ from mcp.shared.subscriptions import ResourceUpdated
 from enrich_mcp import __version__
 from enrich_mcp.budget import Budget
 from enrich_mcp.cache import ResultCache, account_id
+from enrich_mcp.core import register_core
 from enrich_mcp.datadir import moved_aside, private_dir
-from enrich_mcp.http import RetryPolicy, VendorHTTP
-from enrich_mcp.jobs import Job, JobManager, job_uri, process_owner
+from enrich_mcp.http import Rate, RetryPolicy, VendorHTTP
+from enrich_mcp.jobs import Job, JobInfo, JobManager, job_uri, process_owner
 from enrich_mcp.runtime import Runtime, VendorStatus
 from enrich_mcp.sandbox import load_sandbox
+from enrich_mcp.sandbox.dns import SandboxMxResolver
+from enrich_mcp.sdk import EnrichServer, connection_of, lowlevel
 from enrich_mcp.settings import Settings
 from enrich_mcp.stores import open_stores
 from enrich_mcp.tooling import Toolset
@@ -51,10 +53,6 @@ enrich-mcp gives you B2B lead-enrichment tools over several data vendors, plus f
 - Long work returns a job handle when it takes longer than wait_seconds: poll get_job or read the
   enrich://jobs/{job_id} resource, then page results with get_job_results (use `fields` to keep answers small).
 """
-
-
-class EnrichServer(MCPServer[Any]):
-    runtime: Runtime
 
 
 def _resolve_base_url(spec: VendorSpec, settings: Settings) -> str | None:
@@ -119,7 +117,7 @@ def build_server(
     selected = set(settings.toolsets) if settings.toolsets else None
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[Runtime]:
+    async def lifespan(_: EnrichServer) -> AsyncIterator[Runtime]:
         async with runtime.serving():
             yield runtime
 
@@ -134,8 +132,6 @@ def build_server(
     )
     server.runtime = runtime
     if settings.sandbox:
-        from enrich_mcp.sandbox.dns import SandboxMxResolver
-
         runtime.mx_resolver = SandboxMxResolver()
 
     for spec in discover_vendors():
@@ -153,8 +149,6 @@ def build_server(
             transport = sandbox.transport()
         rate = spec.rate
         if config.rate_limit:
-            from enrich_mcp.http import Rate
-
             rate = Rate.parse(config.rate_limit)
         status.rate = str(rate) if rate else None
         assert status.base_url is not None
@@ -188,8 +182,6 @@ def build_server(
         runtime.toolsets[spec.name] = toolset
         status.tools = toolset.registered
 
-    from enrich_mcp.core import register_core
-
     register_core(Toolset(CORE, server, settings.read_only), runtime)
     if settings.dynamic_toolsets:
         _advertise_tool_list_changes(server)
@@ -209,15 +201,15 @@ def _advertise_tool_list_changes(server: EnrichServer) -> None:
     """
     from mcp.server import NotificationOptions
 
-    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
-    create = lowlevel.create_initialization_options
+    low = lowlevel(server)
+    create = low.create_initialization_options
 
     def with_tools_changed(notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any) -> Any:
         options = notification_options or NotificationOptions()
         options.tools_changed = True
         return create(options, *args, **kwargs)
 
-    lowlevel.create_initialization_options = with_tools_changed  # type: ignore[method-assign]
+    low.create_initialization_options = with_tools_changed  # type: ignore[method-assign]
 
 
 def _log_start(runtime: Runtime) -> None:
@@ -229,8 +221,6 @@ def _log_start(runtime: Runtime) -> None:
 
 
 def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
-    from enrich_mcp.jobs import JobInfo
-
     def dump(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
@@ -288,9 +278,8 @@ def _register_resources(server: EnrichServer, runtime: Runtime) -> None:
 
     async def notify(job: Job) -> None:
         uris = [job_uri(job.id), job_uri(job.id) + "/results", "enrich://jobs"]
-        bus = server._subscriptions  # pyright: ignore[reportPrivateUsage]
         for uri in uris:
-            await bus.publish(ResourceUpdated(uri=uri))
+            await server.bus.publish(ResourceUpdated(uri=uri))
             for connection in list(runtime.subscribers.get(uri, ())):
                 try:
                     await connection.send_resource_updated(uri)
@@ -323,25 +312,23 @@ async def _job_or_404(runtime: Runtime, job_id: str) -> Job:
 
 def _register_subscriptions(server: EnrichServer, runtime: Runtime) -> None:
     """``resources/subscribe`` for 2025-era clients (2026-era clients use ``subscriptions/listen``)."""
-    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+    low = lowlevel(server)
 
     async def subscribe(ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams) -> types.EmptyResult:
         # The connection outlives this request's session wrapper; hold it weakly so a
         # client that goes away is forgotten without an unsubscribe.
-        connection = ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+        connection = connection_of(ctx.session)
         runtime.subscribers.setdefault(str(params.uri), weakref.WeakSet()).add(connection)
         return types.EmptyResult()
 
     async def unsubscribe(
         ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams
     ) -> types.EmptyResult:
-        runtime.subscribers.get(str(params.uri), weakref.WeakSet()).discard(
-            ctx.session._connection  # pyright: ignore[reportPrivateUsage]
-        )
+        runtime.subscribers.get(str(params.uri), weakref.WeakSet()).discard(connection_of(ctx.session))
         return types.EmptyResult()
 
-    lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
-    lowlevel.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
+    low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
+    low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
 
 
 def prompts_dir() -> Path:

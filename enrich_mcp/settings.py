@@ -17,6 +17,8 @@ import platformdirs
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from enrich_mcp.vendors import discover_vendors
+
 
 class VendorConfig(BaseModel):
     """One vendor's credentials and overrides (``<PREFIX>_API_KEY``, ``<PREFIX>_BASE_URL``, ``<PREFIX>_RATE_LIMIT``)."""
@@ -128,8 +130,6 @@ class Settings(BaseSettings):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``ENRICH_MCP_*`` plus every known vendor's ``<PREFIX>_*`` variables."""
-        from enrich_mcp.vendors import discover_vendors
-
         env = os.environ if environ is None else environ
         vendors: dict[str, VendorConfig] = {}
         for spec in discover_vendors():

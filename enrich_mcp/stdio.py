@@ -29,6 +29,7 @@ from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
 from enrich_mcp.errors import DataDirectoryError
+from enrich_mcp.sdk import lowlevel
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -149,12 +150,12 @@ def _exit_on(exc: BaseException) -> None:
 
 
 async def serve_stdio(server: MCPServer[Any]) -> None:
-    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+    low = lowlevel(server)
     stdin = GuardedStdin(_stdin_lines())
     async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # pyright: ignore[reportArgumentType]
         stdin.attach(write_stream)
         try:
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+            await low.run(read_stream, write_stream, low.create_initialization_options())
         except Exception as exc:
             _exit_on(exc)
         except BaseExceptionGroup as group:  # a task group's; a cancellation alone is not an error

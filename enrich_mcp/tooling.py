@@ -38,6 +38,7 @@ from enrich_mcp.schema import (
     lean_schema,
     open_objects,
 )
+from enrich_mcp.sdk import built_tool
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver.tools import Tool
@@ -140,11 +141,8 @@ class Toolset:
             annotations=annotations,
             structured_output=True,
         )
-        # MCPServer.add_tool builds the Tool (argument model, schemas) and offers no public handle on it;
-        # this is the one place enrich-mcp reaches in, to close and lean what the SDK built.
-        tool = self.server._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
-        assert tool is not None
-        prepare_tool(tool)
+        # add_tool offers no handle on the Tool it built; close and lean its schemas in place.
+        prepare_tool(built_tool(self.server, name))
 
     def activate(self) -> list[str]:
         """Add the tools of an inactive toolset to the server; returns the names added."""

@@ -118,7 +118,7 @@ async def test_over_http_only_files_dir_counts_never_the_clients_roots(build: An
 
 
 def test_serve_http_marks_its_server_remote(make_settings: Callable[..., Settings]) -> None:
-    app, _ = build_http_app(make_settings())
+    app, _ = build_http_app(make_settings(), build_server)
     runtime = app.app.runtime  # type: ignore[attr-defined]
     assert runtime.settings.transport == "http"
     runtime.close()

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from starlette.types import Receive, Scope, Send
 
 from enrich_mcp.http_transport import BearerTokenMiddleware, SessionTag, build_http_app
+from enrich_mcp.server import build_server
 from enrich_mcp.settings import Settings, VendorConfig
 
 
@@ -57,7 +58,7 @@ async def test_well_known_paths_are_404_with_or_without_a_token() -> None:
 
 
 async def test_built_app_rejects_requests_without_the_configured_token(make_settings: Callable[..., Settings]) -> None:
-    app, token = build_http_app(make_settings(http_token=SecretStr("configured-token")))
+    app, token = build_http_app(make_settings(http_token=SecretStr("configured-token")), build_server)
     assert token == "configured-token"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8765") as http:
         response = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
@@ -66,15 +67,17 @@ async def test_built_app_rejects_requests_without_the_configured_token(make_sett
 
 
 def test_a_token_is_generated_when_none_is_configured(make_settings: Callable[..., Settings]) -> None:
-    _, first = build_http_app(make_settings())
-    _, second = build_http_app(make_settings())
+    _, first = build_http_app(make_settings(), build_server)
+    _, second = build_http_app(make_settings(), build_server)
     assert len(first) >= 32 and first != second
 
 
 async def test_healthz_needs_no_token_and_reports_the_store_and_the_vendors(
     make_settings: Callable[..., Settings],
 ) -> None:
-    app, _ = build_http_app(make_settings(http_token=SecretStr("configured-token"), toolsets=["sixtyfour"]))
+    app, _ = build_http_app(
+        make_settings(http_token=SecretStr("configured-token"), toolsets=["sixtyfour"]), build_server
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8765") as http:
         response = await http.get("/healthz")
     assert response.status_code == 200
@@ -95,7 +98,7 @@ async def test_healthz_is_503_when_the_database_is_unreachable_and_degraded_when
     nowhere = SecretStr(f"postgresql://enrich:hunter2@/db?host={tmp_path}/no-such-dir&connect_timeout=1")
     settings = make_settings(database_url=nowhere, toolsets=["sixtyfour"], sandbox=False)
     settings = settings.model_copy(update={"vendors": {"sixtyfour": VendorConfig(api_key=SecretStr("sk-x"))}})
-    app, _ = build_http_app(settings)
+    app, _ = build_http_app(settings, build_server)
     health: Any = app.app  # type: ignore[attr-defined]  # inside the token guard
     health.runtime.vendors["sixtyfour"].http.transport = Refused()
     health.probe.timeout = 1.0

@@ -42,7 +42,7 @@ async def test_every_tool_sets_all_four_hints_and_describes_itself(make_settings
     server.runtime.close()
 
 
-def test_vendor_without_key_is_hidden_with_a_reason(home: Path) -> None:
+async def test_vendor_without_key_is_hidden_with_a_reason(home: Path) -> None:
     server = build_server(Settings(home=home, vendors={"sixtyfour": VendorConfig(api_key=SecretStr("k-123456"))}))
     status = server.runtime.status
     assert status["sixtyfour"].enabled
@@ -54,7 +54,7 @@ def test_vendor_without_key_is_hidden_with_a_reason(home: Path) -> None:
     server.runtime.close()
 
 
-def test_toolsets_selects_vendors(make_settings: Callable[..., Settings]) -> None:
+async def test_toolsets_selects_vendors(make_settings: Callable[..., Settings]) -> None:
     server = build_server(make_settings(toolsets="core"))
     names = {t.name for t in server._tool_manager.list_tools()}  # pyright: ignore[reportPrivateUsage]
     assert not any(n.startswith("sixtyfour_") for n in names)
@@ -62,9 +62,9 @@ def test_toolsets_selects_vendors(make_settings: Callable[..., Settings]) -> Non
     server.runtime.close()
 
 
-def test_read_only_mode_keeps_only_read_only_tools(make_settings: Callable[..., Settings]) -> None:
+async def test_read_only_mode_keeps_only_read_only_tools(make_settings: Callable[..., Settings]) -> None:
     server = build_server(make_settings(read_only=True))
-    tools = server._tool_manager.list_tools()  # pyright: ignore[reportPrivateUsage]
+    tools = await server.list_tools()
     assert tools
     assert all(t.annotations and t.annotations.read_only_hint for t in tools)
     assert "get_job" in {t.name for t in tools} and "cancel_job" not in {t.name for t in tools}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -94,9 +94,14 @@ class StatusWords:
         self.case_sensitive = case_sensitive
         self.words: dict[str, JobStatus] = dict(words) if case_sensitive else {k.lower(): v for k, v in words.items()}
 
-    def get(self, word: Any) -> JobStatus | None:
-        key = str(word) if self.case_sensitive else str(word).lower()
-        return self.words.get(key)
+    @overload
+    def get(self, word: Any) -> JobStatus | None: ...
+    @overload
+    def get(self, word: Any, default: JobStatus) -> JobStatus: ...
+    def get(self, word: Any, default: JobStatus | None = None) -> JobStatus | None:
+        """Our status for ``word``, or ``default`` (a vendor that fails a job on a word it did not document)."""
+        status = self.words.get(str(word) if self.case_sensitive else str(word).lower())
+        return default if status is None else status
 
     def __call__(self, word: Any, what: str = "the job") -> JobStatus:
         status = self.get(word)

@@ -7,8 +7,8 @@ import csv
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from enrich_mcp.local.columns import lead_field
 from enrich_mcp.local.errors import MAX_ITEMS, LocalInputError
-from enrich_mcp.local.leads import lead_field
 
 _HEAD_BYTES = 64 * 1024
 _SNIFF_CHARS = 16 * 1024

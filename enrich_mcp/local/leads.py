@@ -17,6 +17,7 @@ import phonenumbers
 from nameparser import HumanName
 from pydantic import JsonValue
 
+from enrich_mcp.local.columns import LeadField, lead_field
 from enrich_mcp.local.domains import is_disposable, is_free_mail, registered_domain
 from enrich_mcp.local.emails import BadEmail, ParsedEmail, parse_email
 from enrich_mcp.local.errors import LocalInputError, check_batch, json_type
@@ -25,23 +26,6 @@ from enrich_mcp.local.models import CleanLead, LeadCleaningReport, LeadResult, L
 MAX_FIELD_LENGTH = 2_000
 """Longest value accepted in any field: longer ones are rejected before any parsing."""
 
-LeadField = Literal[
-    "full_name", "first_name", "last_name", "email", "phone", "company", "domain", "linkedin_url", "title"
-]
-
-_FIELD_ALIASES: dict[LeadField, tuple[str, ...]] = {
-    "full_name": ("name", "full_name", "fullname", "contact_name", "person_name"),
-    "first_name": ("first_name", "firstname", "first", "given_name"),
-    "last_name": ("last_name", "lastname", "last", "surname", "family_name"),
-    "email": ("email", "e_mail", "email_address", "work_email"),
-    "phone": ("phone", "phone_number", "mobile", "mobile_phone", "mobile_number", "telephone", "tel", "cell"),
-    "company": ("company", "company_name", "organization", "organisation", "employer"),
-    "domain": ("domain", "website", "company_website", "company_domain", "url", "company_url", "homepage"),
-    "linkedin_url": ("linkedin", "linkedin_url", "linkedin_profile", "linkedin_profile_url"),
-    "title": ("title", "job_title", "jobtitle", "position"),
-}
-_FIELD_BY_KEY: dict[str, LeadField] = {alias: name for name, aliases in _FIELD_ALIASES.items() for alias in aliases}
-_KEY_SEPARATORS = re.compile(r"[\s-]+")
 _LINKEDIN_PROFILE = re.compile(r"(?:https?://)?(?:[\w-]+\.)?linkedin\.com/in/([^/?#\s]+)/?(?:[/?#]\S*)?", re.IGNORECASE)
 _IDENTIFYING = ("full_name", "first_name", "last_name", "email", "phone", "company", "domain", "linkedin_url")
 _JSON_TYPES = (str, int, float, list, dict, type(None))
@@ -89,12 +73,6 @@ class _CleanedRow:
     domain_derived: bool = False
     keys: list[tuple[str, ...]] = field(default_factory=list)
     """Identities another row would share if it were the same person: email, phone, (full name, domain)."""
-
-
-@lru_cache(maxsize=1_024)
-def lead_field(column: str) -> LeadField | None:
-    """The lead field a column name stands for ("E-mail Address" → email), or None. Cached: every row repeats them."""
-    return _FIELD_BY_KEY.get(_KEY_SEPARATORS.sub("_", column.strip().lower()))
 
 
 def _clean_row(index: int, row: object, region: str) -> _CleanedRow:

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema, model_validator
 
+from enrich_mcp.local.columns import lead_field
 from enrich_mcp.schema import Extras, WithExtras
 
 Verdict = Literal["valid", "invalid", "risky", "unknown"]
@@ -48,8 +49,6 @@ class LeadRow(WithExtras):
     @classmethod
     def _known_columns(cls, data: Any) -> Any:
         """Rename recognised column aliases to the field they stand for; anything else stays (and is refused)."""
-        from enrich_mcp.local.leads import lead_field
-
         if not isinstance(data, dict):
             return data
         renamed: dict[str, Any] = {}

@@ -32,6 +32,7 @@ import anyio
 
 from enrich_mcp.budget import SpendLedger, SpendStore
 from enrich_mcp.cache import CacheStore, DiskCacheStore, private_dir
+from enrich_mcp.errors import ConfigError
 from enrich_mcp.http import Rate
 from enrich_mcp.jobs.store import JobStore, SqliteJobStore
 from enrich_mcp.sandbox.store import SandboxStore, SqliteSandboxStore
@@ -115,7 +116,7 @@ def open_stores(settings: Settings, *, owner: str) -> Stores:
 
 
 def _postgres(settings: Settings, *, owner: str) -> Stores:
-    try:
+    try:  # imported on demand: the driver is an optional extra (enrich-mcp[postgres])
         from enrich_mcp.stores.postgres import (
             PgCacheStore,
             PgJobStore,
@@ -125,8 +126,6 @@ def _postgres(settings: Settings, *, owner: str) -> Stores:
         )
         from enrich_mcp.stores.postgres.database import redacted_url
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        from enrich_mcp.errors import ConfigError
-
         raise ConfigError(
             f"ENRICH_MCP_DATABASE_URL is set, but the PostgreSQL driver is not installed ({exc.name}).",
             hint="pip install 'enrich-mcp[postgres]'",

@@ -15,6 +15,7 @@ from pathlib import Path
 import anyio
 
 from enrich_mcp.settings import Settings
+from enrich_mcp.stores import open_stores
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
@@ -49,8 +50,6 @@ def _sqlite_version(path: Path) -> int | None:
 
 
 def _upgrade_sqlite(settings: Settings) -> list[str]:
-    from enrich_mcp.stores import open_stores
-
     files = ("jobs.sqlite3", "spend.sqlite3", "ratelimit.sqlite3")
     before = {name: _sqlite_version(settings.home / name) for name in files}
     open_stores(settings, owner="enrich-mcp db upgrade").close()  # each ledger migrates as it opens
@@ -64,6 +63,7 @@ def _upgrade_sqlite(settings: Settings) -> list[str]:
 
 
 async def _upgrade_postgres(settings: Settings) -> list[str]:
+    # On demand: the PostgreSQL driver is an optional extra.
     from psycopg import AsyncConnection
 
     from enrich_mcp.stores.postgres.database import redacted_url

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "enrich_mcp"
-ASSEMBLERS = {"server.py", "cli.py", "cli_commands.py", "__main__.py", "demo.py", "http_transport.py", "toolsnap.py"}
+# The entry points: the console script (and `python -m enrich_mcp`) and the snapshot tool (`python -m`).
+ASSEMBLERS = {"server.py", "cli.py", "__main__.py", "toolsnap.py"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -42,3 +43,88 @@ def test_nothing_below_the_assembly_imports_server_py() -> None:
         if path.name not in ASSEMBLERS and {"enrich_mcp.server", "enrich_mcp.server.build_server"} & imports_of(path)
     )
     assert importers == []
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+# Imports made inside a function, where that is the point: the CLI keeps `--help` quick, and the
+# PostgreSQL modules need an optional driver.
+ON_DEMAND = {
+    "enrich_mcp.waterfall": {"*"},  # until its vendor providers move into the vendor folders
+    "enrich_mcp.cli": {"*"},
+    "enrich_mcp.stores": {"enrich_mcp.stores.postgres", "enrich_mcp.stores.postgres.database"},
+    "enrich_mcp.stores.cli": {"enrich_mcp.stores.postgres.database", "enrich_mcp.stores.postgres.schema"},
+}
+
+
+def runtime_imports(path: Path) -> tuple[set[str], set[str]]:
+    """The package modules ``path`` imports when it runs (not under TYPE_CHECKING): all, and those in functions."""
+    found: set[str] = set()
+    in_functions: set[str] = set()
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                for stmt in child.orelse:
+                    visit(stmt, in_function)
+                continue
+            nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            targets: list[str] = []
+            if isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
+                for alias in child.names:
+                    dotted = f"{child.module}.{alias.name}"
+                    targets.append(dotted if dotted in MODULES else child.module)
+            elif isinstance(child, ast.Import):
+                targets += [alias.name for alias in child.names]
+            for target in targets:
+                if target in MODULES:
+                    found.add(target)
+                    if nested:
+                        in_functions.add(target)
+            visit(child, nested)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return found, in_functions
+
+
+def test_the_import_drawing_has_no_circles_and_hides_no_imports_in_functions() -> None:
+    graph: dict[str, set[str]] = {}
+    hidden: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        graph[name], in_functions = runtime_imports(path)
+        allowed = ON_DEMAND.get(name, set())
+        if extra := sorted(m for m in in_functions if m not in allowed and "*" not in allowed):
+            hidden[name] = extra
+    assert hidden == {}
+
+    # Strongly connected components (Tarjan): a component of two or more modules is a circle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def connect(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in graph[module]:
+            if target not in index:
+                connect(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while (member := stack.pop()) != module:
+                component.append(member)
+            if component:
+                circles.append(sorted([module, *component]))
+
+    for module in sorted(graph):
+        if module not in index:
+            connect(module)
+    assert circles == []

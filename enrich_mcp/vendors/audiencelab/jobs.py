@@ -6,15 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from enrich_mcp.errors import VendorAuthError, VendorBadRequest, VendorForbidden, VendorNotFound, VendorProtocolError
-from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome, StepOutcomeUnknown
+from enrich_mcp.jobs import Job, JobControl, PollOutcome, StatusWords, StepOutcomeUnknown
 from enrich_mcp.vendors.audiencelab.client import VENDOR, AudienceLabClient, gcs_public_url
 
-STATUS: dict[str, JobStatus] = {
-    "IN_QUEUE": "queued",
-    "PROCESSING": "running",
-    "COMPLETED": "completed",
-    "FAILED": "failed",
-}
+STATUS = StatusWords(
+    VENDOR,
+    {
+        "IN_QUEUE": "queued",
+        "PROCESSING": "running",
+        "COMPLETED": "completed",
+        "FAILED": "failed",
+    },
+)
 
 # A job that was just created may not be listed yet; give up after this many polls that cannot find it.
 MAX_MISSES = 5

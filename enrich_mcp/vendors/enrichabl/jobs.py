@@ -5,17 +5,20 @@ from __future__ import annotations
 from contextlib import aclosing
 from typing import Any
 
-from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome
+from enrich_mcp.jobs import Job, JobControl, PollOutcome, StatusWords
 from enrich_mcp.vendors.enrichabl.client import MAX_PAGE, VENDOR, EnrichablClient
 from enrich_mcp.vendors.enrichabl.models import flatten_row, select
 
-STATUS: dict[str, JobStatus] = {
-    "PENDING": "queued",
-    "IN_PROGRESS": "running",
-    "COMPLETED": "completed",
-    "FAILED": "failed",
-    "CANCELLED": "cancelled",
-}
+STATUS = StatusWords(
+    VENDOR,
+    {
+        "PENDING": "queued",
+        "IN_PROGRESS": "running",
+        "COMPLETED": "completed",
+        "FAILED": "failed",
+        "CANCELLED": "cancelled",
+    },
+)
 COUNTERS = (
     "progress_percentage",
     "processed_leads",

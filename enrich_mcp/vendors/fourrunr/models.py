@@ -133,7 +133,9 @@ class RawLead(WithExtras):
 
 class CleaningContext(Input):
     source: str | None = Field(default=None, max_length=100, description='e.g. "api"')
-    priority: Literal["low", "medium", "high"] | None = None
+    # Same order as waterfall.Confidence: typing caches `Literal[...] | None` by equality, which ignores
+    # the order, so two orders of one set of words would make the published enum depend on import order.
+    priority: Literal["high", "medium", "low"] | None = None
 
 
 class CleaningStats(_Open):

@@ -6,18 +6,21 @@ import time
 from typing import Any, Literal
 
 from enrich_mcp.errors import VendorError, VendorNotFound
-from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome
+from enrich_mcp.jobs import Job, JobControl, PollOutcome, StatusWords
 from enrich_mcp.vendors.lance.client import VENDOR, LanceClient
 
 REUSED = ("pending", "finished")
 """Statuses Lance hands back to a new trigger instead of starting again (the document's idempotency)."""
-STATUS: dict[str, JobStatus] = {
-    "pending": "running",
-    "finished": "completed",
-    "failed": "failed",
-    "timeout": "failed",
-    "cancelled": "cancelled",
-}
+STATUS = StatusWords(
+    VENDOR,
+    {
+        "pending": "running",
+        "finished": "completed",
+        "failed": "failed",
+        "timeout": "failed",
+        "cancelled": "cancelled",
+    },
+)
 
 
 def charged_by_trigger(before: dict[str, Any] | Literal["unknown"] | None, after: dict[str, Any]) -> bool:
