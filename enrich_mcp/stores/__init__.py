@@ -24,8 +24,8 @@ PostgreSQL store uses synchronous connections of its own beside the async pool.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -52,8 +52,8 @@ class Stores:
     spend: SpendStore
     cache: CacheStore
     rates: RateWindowStore
-    home: Path
-    """The data directory (the embedded stores' files)."""
+    open_sandbox: Callable[[str], SandboxStore]
+    """A fake vendor's sandbox state on this backend (use :meth:`sandbox`)."""
     database: PostgresDatabase | None = None
     where: str = ""
     """Where the state lives, safe to show (a directory, or the database URL without its password)."""
@@ -62,16 +62,9 @@ class Stores:
 
     def sandbox(self, vendor: str) -> SandboxStore:
         """The fake ``vendor``'s state, shared by every process on these stores."""
-        store = self.sandboxes.get(vendor)
-        if store is None:
-            if self.database is not None:
-                from enrich_mcp.stores.postgres.sandbox import PgSandboxStore
-
-                store = PgSandboxStore(self.database, vendor)
-            else:
-                store = SqliteSandboxStore(self.home / "sandbox" / f"{vendor}.sqlite3")
-            self.sandboxes[vendor] = store
-        return store
+        if vendor not in self.sandboxes:
+            self.sandboxes[vendor] = self.open_sandbox(vendor)
+        return self.sandboxes[vendor]
 
     def limiter(self, vendor: str, account: str, rate: Rate | None) -> SharedRateLimiter:
         """The one rate limiter of a vendor account, shared by every process on these stores."""
@@ -110,7 +103,7 @@ def open_stores(settings: Settings, *, owner: str) -> Stores:
         spend=SpendLedger(home / "spend.sqlite3", owner=owner, lease_seconds=settings.lease_seconds),
         cache=DiskCacheStore(home / "cache"),
         rates=SqliteRateWindow(home / "ratelimit.sqlite3"),
-        home=home,
+        open_sandbox=lambda vendor: SqliteSandboxStore(home / "sandbox" / f"{vendor}.sqlite3"),
         where=str(home),
     )
 
@@ -121,6 +114,7 @@ def _postgres(settings: Settings, *, owner: str) -> Stores:
             PgCacheStore,
             PgJobStore,
             PgRateWindow,
+            PgSandboxStore,
             PgSpendStore,
             PostgresDatabase,
         )
@@ -139,7 +133,7 @@ def _postgres(settings: Settings, *, owner: str) -> Stores:
         spend=PgSpendStore(db, owner=owner, lease_seconds=settings.lease_seconds),
         cache=PgCacheStore(db),
         rates=PgRateWindow(db),
-        home=settings.home,
+        open_sandbox=lambda vendor: PgSandboxStore(db, vendor),
         database=db,
         where=redacted_url(url),
     )
