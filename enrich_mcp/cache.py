@@ -237,7 +237,17 @@ class ResultCache:
         return f"{vendor}:{operation}:{digest}"
 
     def ttl(self, vendor: str, operation: str, default: float | None = None) -> float:
-        return self.ttls.get(f"{vendor}.{operation}", default if default is not None else self.default_ttl)
+        """The TTL set for ``<vendor>.<operation>``, else for its nearest dotted prefix, else the default.
+
+        A prefix covers an operation's variants: ``sixtyfour.find_email`` sets both ``find_email.PROFESSIONAL``
+        and ``find_email.PERSONAL`` (and keeps working for settings written before the mode joined the name).
+        """
+        name = f"{vendor}.{operation}"
+        while name.startswith(f"{vendor}."):
+            if name in self.ttls:
+                return self.ttls[name]
+            name = name.rpartition(".")[0]
+        return default if default is not None else self.default_ttl
 
     async def get(self, vendor: str, operation: str, request: Any, account: str) -> Cached | None:
         key = self.key(vendor, operation, request, account)

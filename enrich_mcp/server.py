@@ -32,7 +32,7 @@ from enrich_mcp.datadir import moved_aside, private_dir
 from enrich_mcp.http import Rate, RetryPolicy, VendorHTTP
 from enrich_mcp.jobs import Job, JobInfo, JobManager, job_uri, process_owner
 from enrich_mcp.runtime import Runtime, VendorStatus
-from enrich_mcp.sandbox import load_sandbox
+from enrich_mcp.sandbox import has_sandbox, load_sandbox
 from enrich_mcp.sandbox.dns import SandboxMxResolver
 from enrich_mcp.sdk import EnrichServer, connection_of, lowlevel
 from enrich_mcp.settings import Settings
@@ -64,12 +64,16 @@ def _resolve_base_url(spec: VendorSpec, settings: Settings) -> str | None:
     return spec.default_base_url
 
 
-def _vendor_status(spec: VendorSpec, settings: Settings, selected: set[str] | None) -> VendorStatus:
+def _vendor_status(
+    spec: VendorSpec, settings: Settings, selected: set[str] | None, transported: bool = False
+) -> VendorStatus:
     config = settings.vendor(spec.name)
     base_url = _resolve_base_url(spec, settings)
     status = VendorStatus(spec.name, spec.title, False, "", base_url)
     if selected is not None and spec.name not in selected:
         status.reason = "not in ENRICH_MCP_TOOLSETS"
+    elif settings.sandbox and not transported and not has_sandbox(spec.name):
+        status.reason = f"hidden: {spec.title} has no sandbox to serve it"
     elif not settings.sandbox and config.api_key is None:
         status.reason = f"hidden: set {spec.env_prefix}_API_KEY to enable it"
     elif base_url is None:
@@ -135,7 +139,7 @@ def build_server(
         runtime.mx_resolver = SandboxMxResolver()
 
     for spec in discover_vendors():
-        status = _vendor_status(spec, settings, selected)
+        status = _vendor_status(spec, settings, selected, spec.name in (transports or {}))
         runtime.status[spec.name] = status
         if not status.enabled:
             continue

@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, ParamSpec, Protocol, TypeVar
 
 import anyio
 import pydantic_core
@@ -43,6 +43,7 @@ from enrich_mcp.sdk import built_tool
 if TYPE_CHECKING:
     from mcp.server.mcpserver.tools import Tool
 
+    from enrich_mcp.cache import ResultCache
     from enrich_mcp.jobs import JobManager
     from enrich_mcp.settings import Settings
 
@@ -60,6 +61,19 @@ class JobServices(Protocol):
     def budget(self) -> Budget: ...
     @property
     def settings(self) -> Settings: ...
+
+
+class PaidServices(Protocol):
+    """What a cached paid call needs (a vendor's ``VendorServices`` has it all)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def cache(self) -> ResultCache: ...
+    @property
+    def budget(self) -> Budget: ...
 
 
 logger = logging.getLogger(__name__)
@@ -252,6 +266,57 @@ async def paid_call(
     return answered[0]
 
 
+@dataclass(frozen=True)
+class PaidAnswer(Generic[R]):
+    """What :func:`cached_paid_call` answers."""
+
+    value: R
+    hit: bool
+    """From the cache, or shared with an identical call in flight: nothing was spent for this call."""
+    cost_usd: float
+    """What this call spent: 0 on a hit, else the estimate for ``operation``."""
+    cache: dict[str, Any]
+    """The ``cache`` note tools add to their answer (:func:`cache_note`)."""
+
+
+async def cached_paid_call(
+    services: PaidServices,
+    ctx: Context[Any, Any] | None,
+    call: Callable[[], Awaitable[R]],
+    *,
+    tool: str,
+    operation: str,
+    request: Any,
+    subject: str | None = None,
+    confirm: bool = False,
+    fresh: bool = False,
+) -> PaidAnswer[R]:
+    """The cached answer to ``request``, else ``call()`` once under :func:`paid_call` and cached.
+
+    ``operation`` is the one name of the call: its price key (``<vendor>.<operation>``) and its cache
+    entry (``<vendor>:<operation>:<request hash>``). Whoever asks the same operation with the same
+    ``request`` shares the entry, so the vendor tools and ``enrich_person`` answer each other for free.
+    Identical concurrent calls pay once (the cache's single flight); a hit records nothing in the ledger.
+    """
+    vendor = services.name
+
+    async def fetch() -> R:
+        return await paid_call(
+            services.budget,
+            ctx,
+            call,
+            vendor=vendor,
+            tool=tool,
+            operation=operation,
+            subject=subject,
+            confirm=confirm,
+        )
+
+    cached = await services.cache.get_or_fetch(vendor, operation, request, services.account, fetch, fresh=fresh)
+    cost = 0.0 if cached.hit else services.budget.estimate(vendor, operation).estimated_usd
+    return PaidAnswer(cached.value, cached.hit, cost, cache_note(cached))
+
+
 def dedup_key(tool: str, request: Mapping[str, Any], account: str) -> str:
     """Identity of a job-starting request: the same tool, canonical arguments and account."""
     return hashlib.sha256(f"{tool}\0{canonical(request)}\0{account}".encode()).hexdigest()
@@ -261,11 +326,11 @@ async def start_job(
     services: JobServices,
     ctx: Context[Any, Any] | None,
     *,
-    kind: str,
     tool: str,
     request: Mapping[str, Any],
     wait_seconds: float | None,
     operation: str | None = None,
+    kind: str | None = None,
     units: float = 1,
     subject: str | None = None,
     confirm: bool = False,
@@ -277,7 +342,16 @@ async def start_job(
     The same request while its job is unfinished returns that job (no second charge); ``fresh``
     starts a new one. ``operation`` (with ``units``) reserves its estimated cost first. The answer
     comes once the vendor accepted the submit; a refusal is raised as a tool error.
+
+    The job's ``kind`` (which handler drives it) is ``<vendor>.<operation>`` unless given. It is given
+    where one handler serves several prices (a mode, a field, a template in the operation), for free
+    jobs, and where the kind stored in existing job ledgers predates the price key: a stored job is
+    resumed by its kind, so kinds are never renamed.
     """
+    if kind is None:
+        if operation is None:
+            raise TypeError("start_job needs an operation or a kind")
+        kind = f"{services.name}.{operation}"
     jobs = services.jobs
     wait = services.settings.default_wait_seconds if wait_seconds is None else wait_seconds
     key = None if fresh else dedup_key(tool, request, services.account)

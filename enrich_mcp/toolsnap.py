@@ -10,27 +10,26 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp import Client
 
-from enrich_mcp.server import EnrichServer, build_server
+from enrich_mcp.server import CORE, EnrichServer, build_server
 from enrich_mcp.settings import Settings
+from enrich_mcp.vendors import discover_vendors
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "tests" / "__snapshots__" / "tools.json"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- tools:begin -->", "<!-- tools:end -->"
-VENDORS = ("sixtyfour", "audiencelab", "lance", "enrichabl", "fourrunr")
 
 
-def snapshot_tools(server: EnrichServer) -> list[dict[str, Any]]:
-    tools = server._tool_manager.list_tools()  # pyright: ignore[reportPrivateUsage]
+async def snapshot_tools(server: EnrichServer) -> list[dict[str, Any]]:
     out = []
-    for tool in sorted(tools, key=lambda t: t.name):
+    for tool in sorted(await server.list_tools(), key=lambda t: t.name):
         hints = tool.annotations
         out.append(
             {
@@ -42,7 +41,7 @@ def snapshot_tools(server: EnrichServer) -> list[dict[str, Any]]:
                     "idempotent": hints.idempotent_hint if hints else None,
                     "open_world": hints.open_world_hint if hints else None,
                 },
-                "input_schema": tool.parameters,
+                "input_schema": tool.input_schema,
                 "output_schema": tool.output_schema,
             }
         )
@@ -61,13 +60,24 @@ def compact_size(tools: Sequence[dict[str, Any]]) -> int:
     return len(json.dumps(list(tools), separators=(",", ":")))
 
 
-def readme_table(snapshot: list[dict[str, Any]]) -> str:
+def vendor_toolsets() -> list[str]:
+    """Every discovered vendor's toolset name (built-in vendors and installed plug-ins)."""
+    return [spec.name for spec in discover_vendors()]
+
+
+def tool_toolsets(server: EnrichServer) -> dict[str, str]:
+    """Each vendor tool's toolset, as the server registered it (every other tool is core)."""
+    return {tool: name for name, toolset in server.runtime.toolsets.items() for tool in toolset.registered}
+
+
+def readme_table(snapshot: list[dict[str, Any]], toolsets: Mapping[str, str]) -> str:
+    """The README tool table; ``toolsets`` maps vendor tools to their toolset (:func:`tool_toolsets`)."""
+
     def toolset(name: str) -> str:
-        prefix = name.split("_", 1)[0]
-        return prefix if prefix in VENDORS else "core"
+        return toolsets.get(name, CORE)
 
     lines = ["| toolset | tool | what it does | read-only |", "|---|---|---|---|"]
-    for tool in sorted(snapshot, key=lambda t: (toolset(t["name"]) != "core", toolset(t["name"]), t["name"])):
+    for tool in sorted(snapshot, key=lambda t: (toolset(t["name"]) != CORE, toolset(t["name"]), t["name"])):
         summary = (tool["description"] or "").strip().splitlines()[0].replace("|", "\\|")
         ro = "yes" if tool["annotations"]["read_only"] else "no"
         lines.append(f"| {toolset(tool['name'])} | `{tool['name']}` | {summary} | {ro} |")
@@ -78,21 +88,22 @@ def _sandbox(home: str, toolsets: list[str] | None = None) -> EnrichServer:
     return build_server(Settings(home=Path(home), sandbox=True, toolsets=toolsets))
 
 
-def current_snapshot() -> list[dict[str, Any]]:
+def current_snapshot() -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The snapshot of a sandbox server with every toolset on, and each vendor tool's toolset."""
     with tempfile.TemporaryDirectory() as home:
         server = _sandbox(home)
         try:
-            return snapshot_tools(server)
+            return anyio.run(snapshot_tools, server), tool_toolsets(server)
         finally:
             server.runtime.close()
 
 
-def measured_sizes() -> dict[str, int]:
+def measured_sizes(vendors: Sequence[str]) -> dict[str, int]:
     """Compact tools/list size with every toolset on ("all") and for each vendor plus core."""
 
     async def measure() -> dict[str, int]:
         sizes: dict[str, int] = {}
-        for name, toolsets in [("all", None), *((v, [v]) for v in VENDORS)]:
+        for name, toolsets in [("all", None), *((v, [v]) for v in vendors)]:
             with tempfile.TemporaryDirectory() as home:
                 server = _sandbox(home, toolsets)
                 try:
@@ -105,7 +116,7 @@ def measured_sizes() -> dict[str, int]:
 
 
 def size_line(sizes: dict[str, int]) -> str:
-    each = ", ".join(f"{v} {sizes[v]:,}" for v in VENDORS)
+    each = ", ".join(f"{name} {size:,}" for name, size in sizes.items() if name != "all")
     return (
         f"Measured `tools/list` (compact JSON, as a client receives it): {sizes['all']:,} characters with every "
         f"toolset on; one vendor plus core: {each}."
@@ -116,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", action="store_true", help="rewrite the snapshot and the README table")
     args = parser.parse_args()
-    snap = current_snapshot()
+    snap, toolsets = current_snapshot()
     if not args.write:
         print(json.dumps(snap, indent=2))
         return
@@ -126,7 +137,7 @@ def main() -> None:
     if BEGIN in text and END in text:
         head, _, rest = text.partition(BEGIN)
         _, _, tail = rest.partition(END)
-        block = f"{size_line(measured_sizes())}\n\n{readme_table(snap)}"
+        block = f"{size_line(measured_sizes(vendor_toolsets()))}\n\n{readme_table(snap, toolsets)}"
         README.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}", encoding="utf-8")
     print(f"wrote {SNAPSHOT.relative_to(ROOT)} ({len(snap)} tools)")
 

@@ -2,10 +2,12 @@
 
 1. What is known is cleaned locally (names, email, phone, domain, LinkedIn URL); bad input is refused.
 2. The person index (cache vendor ``people``) answers fields found earlier for the same identity.
-3. Each :class:`Provider` offers :class:`Step` s (one vendor call answering some wanted fields). Steps run
-   cheapest first by the budget's price list; every call goes through the vendor's own cache key, so a
-   vendor tool that already looked the person up answers for free, and through ``paid_call``, so the cap
-   and the approval threshold apply (a refusal stops the waterfall and is reported).
+3. Each enabled vendor's :class:`Provider` (named by its ``VendorSpec.waterfall``, in
+   ``vendors/<vendor>/waterfall.py``) offers :class:`Step` s: one vendor call answering some wanted fields.
+   Steps run cheapest first by the budget's price list, ties in ``VendorSpec.waterfall_priority`` order;
+   every call goes through the vendor's own cache key, so a vendor tool that already looked the person up
+   answers for free, and through ``cached_paid_call``, so the cap and the approval threshold apply (a refusal
+   stops the waterfall and is reported).
 4. A found email counts as verified only when the local check (syntax + MX) says valid; a phone when it
    parses as a valid number. The waterfall stops once every wanted field has a verified answer.
 """
@@ -23,8 +25,8 @@ from pydantic import BaseModel, Field
 from enrich_mcp import local
 from enrich_mcp.errors import BudgetError, InputError, VendorError
 from enrich_mcp.local.domains import is_free_mail
-from enrich_mcp.tooling import Confirm, Toolset, paid_call, require
-from enrich_mcp.vendors.base import VendorServices
+from enrich_mcp.tooling import Confirm, Toolset, cached_paid_call, require
+from enrich_mcp.vendors import VendorServices, VendorSpec, discover_vendors
 
 if TYPE_CHECKING:
     from enrich_mcp.runtime import Runtime
@@ -172,11 +174,10 @@ class Step:
 
     provider: Provider
     operation: str
-    """The budget operation (priced as ``<vendor>.<operation>``)."""
+    """The price key (``<vendor>.<operation>``) and the cache entry: the vendor's own tool uses the same one."""
     wants: frozenset[Want]
     request: Any
     """Same request as the vendor's own tool caches under, so the two share answers."""
-    cache_operation: str
 
     @property
     def vendor(self) -> str:
@@ -206,138 +207,29 @@ class Provider(ABC):
         """What the vendor's answer says about the wanted fields."""
 
     async def lookup(self, step: Step, spending: Spending) -> Lookup:
-        services = self.services
-
-        async def fetch() -> dict[str, Any]:
-            return await paid_call(
-                services.budget,
-                spending.ctx,
-                lambda: self.call(step),
-                vendor=self.vendor,
-                tool=TOOL,
-                operation=step.operation,
-                subject=spending.subject,
-                confirm=spending.confirm,
-            )
-
-        cached = await services.cache.get_or_fetch(
-            self.vendor, step.cache_operation, step.request, services.account, fetch, fresh=spending.fresh
+        answer = await cached_paid_call(
+            self.services,
+            spending.ctx,
+            lambda: self.call(step),
+            tool=TOOL,
+            operation=step.operation,
+            request=step.request,
+            subject=spending.subject,
+            confirm=spending.confirm,
+            fresh=spending.fresh,
         )
-        cost = 0.0 if cached.hit else services.budget.estimate(self.vendor, step.operation).estimated_usd
-        return Lookup([c for c in self.candidates(step, cached.value) if c.want in step.wants], cached.hit, cost)
+        found = [c for c in self.candidates(step, answer.value) if c.want in step.wants]
+        return Lookup(found, answer.hit, answer.cost_usd)
 
     async def peek(self, step: Step) -> bool:
         """Whether the step would be answered from the cache (no spend)."""
         cache = self.services.cache
-        key = cache.key(self.vendor, step.cache_operation, step.request, self.services.account)
+        key = cache.key(self.vendor, step.operation, step.request, self.services.account)
         # Straight to the store: a look ahead is not a lookup, so it must not count in the hit rate.
         return await cache.store.get(key) is not None
 
 
-class SixtyfourProvider(Provider):
-    """find-email PROFESSIONAL (work email), PERSONAL (personal email), find-phone."""
-
-    def __init__(self, services: VendorServices) -> None:
-        from enrich_mcp.vendors.sixtyfour.client import SixtyfourClient
-
-        super().__init__(services)
-        self.client = SixtyfourClient(services.http)
-
-    def steps(self, person: Person) -> list[Step] | str:
-        lead = person.lead()
-        if not (lead.get("name") or lead.get("linkedin") or lead.get("email")):
-            return "needs a name, LinkedIn URL or email"
-        return [
-            Step(
-                self,
-                "find_email.PROFESSIONAL",
-                frozenset({"work_email"}),
-                {"lead": lead, "mode": "PROFESSIONAL"},
-                "find_email",
-            ),
-            Step(
-                self,
-                "find_email.PERSONAL",
-                frozenset({"personal_email"}),
-                {"lead": lead, "mode": "PERSONAL"},
-                "find_email",
-            ),
-            Step(self, "find_phone", frozenset({"phone"}), {"lead": lead}, "find_phone"),
-        ]
-
-    async def call(self, step: Step) -> dict[str, Any]:
-        if step.cache_operation == "find_phone":
-            return await self.client.find_phone(step.request["lead"])
-        return await self.client.find_email(step.request["lead"], step.request["mode"])
-
-    def candidates(self, step: Step, raw: dict[str, Any]) -> list[Candidate]:
-        from enrich_mcp.vendors.sixtyfour.models import parse_emails, parse_phones
-
-        if step.cache_operation == "find_phone":
-            return [Candidate("phone", p.number) for p in parse_phones(raw)]
-        found = parse_emails(raw)
-        out = [Candidate("work_email", e.address, e.status) for e in found if e.type.upper() == "COMPANY"]
-        out += [Candidate("personal_email", e.address, e.status) for e in found if e.type.upper() == "PERSONAL"]
-        if isinstance(personal := raw.get("personal_email"), str) and personal.strip():
-            out.append(Candidate("personal_email", personal.strip()))
-        # Addresses the vendor is sure of are tried first.
-        return sorted(out, key=lambda c: c.vendor_status != "OK")
-
-
-class AudienceLabProvider(Provider):
-    """Real-time ``/enrich`` by email, LinkedIn URL or name + company: emails and phones in one lookup."""
-
-    FIELDS = ("b2b_email", "personal_email", "b2b_phone", "personal_phone")
-    EMAILS: tuple[tuple[Want, str], ...] = (("work_email", "b2b_email"), ("personal_email", "personal_email"))
-
-    def __init__(self, services: VendorServices) -> None:
-        from enrich_mcp.vendors.audiencelab.client import AudienceLabClient
-
-        super().__init__(services)
-        self.client = AudienceLabClient(services.http)
-
-    def steps(self, person: Person) -> list[Step] | str:
-        filter_: dict[str, str]
-        if person.email:
-            filter_ = {"email": person.email}
-        elif person.linkedin:
-            filter_ = {"linkedin_url": person.linkedin}
-        elif person.first_name and person.last_name and (person.company or person.domain):
-            # A name alone matches strangers; the company narrows it to the person.
-            filter_ = {"first_name": person.first_name, "last_name": person.last_name}
-            filter_.update(
-                {"company_name": person.company} if person.company else {"company_domain": person.domain or ""}
-            )
-        else:
-            return "needs an email, a LinkedIn URL, or first and last name with company or domain"
-        # The same body audiencelab_enrich_contact caches under, so either tool reuses the other's answer.
-        request = {"filter": filter_, "fields": list(self.FIELDS), "is_or_match": False}
-        return [Step(self, "enrich", frozenset(WANTS), request, "enrich")]
-
-    async def call(self, step: Step) -> dict[str, Any]:
-        return await self.client.enrich(dict(step.request))
-
-    def candidates(self, step: Step, raw: dict[str, Any]) -> list[Candidate]:
-        out: list[Candidate] = []
-        for match in raw.get("result") or []:
-            if not isinstance(match, dict):
-                continue
-            for want, key in self.EMAILS:
-                if isinstance(v := match.get(key), str) and v.strip():
-                    out.append(Candidate(want, v.strip()))
-            for key in ("b2b_phone", "personal_phone"):
-                if isinstance(v := match.get(key), str) and v.strip():
-                    out.append(Candidate("phone", v.strip()))
-        return out
-
-
-PROVIDERS: dict[str, Callable[[VendorServices], Provider]] = {
-    "audiencelab": AudienceLabProvider,
-    "sixtyfour": SixtyfourProvider,
-}
-"""Vendors that answer person lookups with the value itself. Enrichabl works on pipelines and 4Runr holds
-the user's own leads, so they are reached through their own tools."""
-
+# The tool takes a lance_person_id (a fixed argument), so the engine says what it does with one.
 LANCE_NOTE = (
     "Lance enrichment stores what it finds in Lance and answers only whether data was found, "
     "so it cannot give a value here; use lance_enrich_person for this person"
@@ -392,15 +284,28 @@ class EnrichPersonResult(BaseModel):
 # -- the waterfall ---------------------------------------------------------------------------------
 
 
+def provider_specs() -> list[VendorSpec]:
+    """The vendors that offer a waterfall provider, in waterfall order (priority, then name)."""
+    return sorted((s for s in discover_vendors() if s.waterfall), key=lambda s: (s.waterfall_priority, s.name))
+
+
 class Waterfall:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        specs = provider_specs()
+        self.names = [spec.name for spec in specs]
+        """Every vendor that offers a provider, in waterfall order."""
+        self.factories: dict[str, Callable[[VendorServices], Provider]] = {}
+        """The enabled ones' providers, in the same order (imported now, so a wrong name fails at start)."""
+        for spec in specs:
+            if spec.name in runtime.vendors and (factory := spec.provider()) is not None:
+                self.factories[spec.name] = factory
 
     def providers(self, order: Sequence[str] | None) -> tuple[list[Provider], dict[str, str]]:
-        available = {name: PROVIDERS[name] for name in PROVIDERS if name in self.runtime.vendors}
+        available = self.factories
         skipped = {
             name: self.runtime.status[name].reason if name in self.runtime.status else "not installed"
-            for name in PROVIDERS
+            for name in self.names
             if name not in available
         }
         if order is not None:

@@ -62,6 +62,18 @@ async def test_ttl_expiry(cache: ResultCache, monkeypatch: pytest.MonkeyPatch) -
     assert cache.ttl("acme", "unknown") == cache.default_ttl
 
 
+def test_a_ttl_set_for_an_operation_covers_its_variants(tmp_path: Path) -> None:
+    ttls = {"acme.find": 60.0, "acme.find.PERSONAL": 5.0}
+    cache = ResultCache(DiskCacheStore(tmp_path / "cache"), ttls=ttls, default_ttl=99)
+    try:
+        assert cache.ttl("acme", "find.PROFESSIONAL") == 60  # the operation's own TTL, set before modes had names
+        assert cache.ttl("acme", "find.PERSONAL") == 5  # the closest name wins
+        assert cache.ttl("acme", "finder") == 99  # a prefix of the text is not a prefix of the name
+        assert cache.ttl("other", "find.PERSONAL") == 99
+    finally:
+        cache.close()
+
+
 async def test_cache_if_skips_storing_empty_answers(cache: ResultCache) -> None:
     async def empty() -> dict[str, object]:
         return {}

@@ -18,7 +18,7 @@ import pytest
 from enrich_mcp.schema import MAX_CALL_BYTES
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
-from enrich_mcp.toolsnap import VENDORS, compact_size, listed_tools
+from enrich_mcp.toolsnap import compact_size, listed_tools, vendor_toolsets
 from tests.conftest import connect
 
 ALL_TOOLS_MAX = 60_000
@@ -200,14 +200,15 @@ async def test_job_handles_share_one_compact_shape(all_tools: list[dict[str, Any
 
 async def test_tools_list_is_small(make_settings: Callable[..., Settings], home: Path) -> None:
     sizes: dict[str, int] = {}
-    for name, toolsets in [("all", None), *((v, [v]) for v in VENDORS)]:
+    vendors = vendor_toolsets()
+    for name, toolsets in [("all", None), *((v, [v]) for v in vendors)]:
         server = build_server(Settings(home=home / name, sandbox=True, toolsets=toolsets))
         try:
             sizes[name] = compact_size(await listed_tools(server))
         finally:
             server.runtime.close()
     assert sizes["all"] <= ALL_TOOLS_MAX, sizes
-    for vendor in VENDORS:
+    for vendor in vendors:
         assert sizes[vendor] <= ONE_VENDOR_BUDGET.get(vendor, ONE_VENDOR_MAX), (vendor, sizes)
 
 

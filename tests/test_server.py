@@ -47,7 +47,7 @@ async def test_vendor_without_key_is_hidden_with_a_reason(home: Path) -> None:
     status = server.runtime.status
     assert status["sixtyfour"].enabled
     assert not status["lance"].enabled and "LANCE_API_KEY" in status["lance"].reason
-    names = {t.name for t in server._tool_manager.list_tools()}  # pyright: ignore[reportPrivateUsage]
+    names = {t.name for t in await server.list_tools()}
     assert "sixtyfour_find_email" in names
     assert not any(n.startswith("lance_") for n in names)
     assert names >= CORE_TOOLS
@@ -56,7 +56,7 @@ async def test_vendor_without_key_is_hidden_with_a_reason(home: Path) -> None:
 
 async def test_toolsets_selects_vendors(make_settings: Callable[..., Settings]) -> None:
     server = build_server(make_settings(toolsets="core"))
-    names = {t.name for t in server._tool_manager.list_tools()}  # pyright: ignore[reportPrivateUsage]
+    names = {t.name for t in await server.list_tools()}
     assert not any(n.startswith("sixtyfour_") for n in names)
     assert server.runtime.status["sixtyfour"].reason == "not in ENRICH_MCP_TOOLSETS"
     server.runtime.close()
@@ -94,7 +94,7 @@ def test_settings_from_env_reads_vendor_and_core_variables(tmp_path: Path) -> No
 async def test_tools_snapshot_matches(make_settings: Callable[..., Settings]) -> None:
     """A schema change must be deliberate: regenerate with `python -m enrich_mcp.toolsnap --write`."""
     server = build_server(make_settings())
-    current = snapshot_tools(server)
+    current = await snapshot_tools(server)
     recorded = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     assert current == recorded
     server.runtime.close()

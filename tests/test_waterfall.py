@@ -12,6 +12,7 @@ from mcp import Client
 from enrich_mcp.local import MxAnswer
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
+from enrich_mcp.waterfall import provider_specs
 from tests.conftest import connect
 
 ADA = {"name": "Ada Lovelace", "company": "Analytical Engines"}
@@ -146,6 +147,32 @@ async def test_answer_from_a_vendor_tool_is_reused_without_a_new_request(build: 
     assert out["cost_usd"] == 0
 
 
+async def test_vendor_tools_reuse_what_the_waterfall_bought(build: Callable[..., EnrichServer]) -> None:
+    srv = build({"example.com": NO_MX})  # AudienceLab's address fails the check, so Sixtyfour is asked too
+    async with connect(srv) as client:
+        await enrich(client, **ADA, want=["work_email"])
+        filter_ = AUDIENCELAB_BODY["filter"]
+        contact = await client.call_tool(
+            "audiencelab_enrich_contact", {"filter": filter_, "fields": AUDIENCELAB_BODY["fields"]}
+        )
+        email = await client.call_tool("sixtyfour_find_email", {"lead": ADA})
+        other_mode = await client.call_tool("sixtyfour_find_email", {"lead": ADA, "mode": "PERSONAL"})
+    assert bodies(srv, "audiencelab", "/enrich") == [AUDIENCELAB_BODY]
+    assert bodies(srv, "sixtyfour", "/find-email") == [
+        {"lead": ADA, "mode": "PROFESSIONAL"},
+        {"lead": ADA, "mode": "PERSONAL"},  # another operation: its own entry and its own price
+    ]
+    for result, cost in ((contact, 0.0), (email, 0.0), (other_mode, 0.2)):
+        assert result.structured_content is not None
+        assert (result.structured_content["cost_usd"], result.structured_content["cache"]["hit"]) == (cost, cost == 0)
+    rows = [(r["tool"], r["operation"], r["status"]) for r in await srv.runtime.budget.ledger.rows()]
+    assert rows == [
+        ("enrich_person", "enrich", "settled"),
+        ("enrich_person", "find_email.PROFESSIONAL", "settled"),
+        ("sixtyfour_find_email", "find_email.PERSONAL", "settled"),
+    ]
+
+
 async def test_person_index_answers_the_second_call(build: Callable[..., EnrichServer]) -> None:
     srv = build()
     async with connect(srv) as client:
@@ -226,3 +253,8 @@ async def test_bad_input_is_a_tool_error_before_any_vendor_call(
     assert result.is_error
     assert message in result.content[0].text  # type: ignore[union-attr]
     assert all(s.requests == [] for s in srv.runtime.sandboxes.values())
+
+
+def test_vendors_offer_their_providers_in_priority_order() -> None:
+    # Equal costs go AudienceLab first: one lookup answers every field.
+    assert [(s.name, s.waterfall_priority) for s in provider_specs()] == [("audiencelab", 10), ("sixtyfour", 20)]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -317,6 +318,11 @@ class SandboxApp:
             return json.loads(request.content or b"null")
         except ValueError:
             return None
+
+
+def has_sandbox(vendor: str) -> bool:
+    """Whether ``enrich_mcp/sandbox/<vendor>.py`` exists (a vendor installed as a plug-in has none)."""
+    return importlib.util.find_spec(f"{__name__}.{vendor}") is not None
 
 
 def load_sandbox(

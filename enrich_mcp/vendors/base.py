@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import pkgutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from enrich_mcp.jobs import JobManager
     from enrich_mcp.settings import Settings
     from enrich_mcp.tooling import Toolset
+    from enrich_mcp.waterfall import Provider
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,21 @@ class VendorSpec:
     sandbox_base_url: str | None = None
     """Base URL used in sandbox mode when there is no default (self-hosted vendors)."""
     docs: str = ""
+    waterfall: str | None = None
+    """``module:attribute`` of the vendor's ``enrich_person`` source: a :class:`~enrich_mcp.waterfall.Provider`
+    subclass (or any callable taking :class:`VendorServices` and returning one). Named, not imported, like
+    :attr:`tools`. ``None``: the vendor cannot answer a person lookup with the value itself."""
+    waterfall_priority: int = 100
+    """The provider's place in the waterfall (lower first, then by name). Steps run cheapest first, so
+    this decides between equal costs; it also orders ``providers_skipped``."""
 
     def register(self, toolset: Toolset, services: VendorServices) -> None:
         module = importlib.import_module(self.tools)
         module.register(toolset, services)
+
+    def provider(self) -> Callable[[VendorServices], Provider] | None:
+        """The waterfall provider's factory, imported now; ``None`` when the vendor offers none."""
+        return None if self.waterfall is None else pkgutil.resolve_name(self.waterfall)
 
 
 @dataclass

@@ -13,6 +13,9 @@ SPEC = VendorSpec(
     # stricter real-time limit. Raise it with AUDIENCELAB_RATE_LIMIT once the account's limit is known.
     rate=Rate(120, 60),
     tools="enrich_mcp.vendors.audiencelab.tools",
+    # Ahead of Sixtyfour (20) when costs tie: one lookup answers every field.
+    waterfall="enrich_mcp.vendors.audiencelab.waterfall:AudienceLabProvider",
+    waterfall_priority=10,
     # AudienceLab publishes no per-call prices: these are estimates so the budget cap works.
     # Set the contract's prices with ENRICH_MCP_PRICES, e.g. {"audiencelab.enrich": 0.02}.
     prices={

@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError
 
 from enrich_mcp.errors import VendorProtocolError
 from enrich_mcp.jobs import JobResult
-from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, cache_note, paid_call, require, start_job
+from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, cached_paid_call, require, start_job
 from enrich_mcp.vendors.audiencelab.client import MAX_PAGE_SIZE, AudienceLabClient
 from enrich_mcp.vendors.audiencelab.jobs import EnrichmentJobHandler
 from enrich_mcp.vendors.audiencelab.models import (
@@ -64,29 +64,25 @@ def register(tools: Toolset, services: VendorServices) -> None:
         key = dict(body)
         if request_id is not None:
             body["request_id"] = request_id
-        cost = services.budget.estimate(vendor, "enrich").estimated_usd
-
-        async def fetch() -> dict[str, Any]:
-            return await paid_call(
-                services.budget,
-                ctx,
-                lambda: client.enrich(body),
-                vendor=vendor,
-                tool="audiencelab_enrich_contact",
-                operation="enrich",
-                subject=next(iter(known.values())),
-                confirm=confirm,
-            )
-
-        cached = await services.cache.get_or_fetch(vendor, "enrich", key, services.account, fetch, fresh=fresh)
-        raw = cached.value
+        answer = await cached_paid_call(
+            services,
+            ctx,
+            lambda: client.enrich(body),
+            tool="audiencelab_enrich_contact",
+            operation="enrich",
+            request=key,
+            subject=next(iter(known.values())),
+            confirm=confirm,
+            fresh=fresh,
+        )
+        raw = answer.value
         return EnrichContactResult(
             request_id=raw.get("request_id"),
             timestamp=raw.get("timestamp"),
             found=int(raw.get("found") or 0),
             result=[r for r in raw.get("result") or [] if isinstance(r, dict)],
-            cost_usd=0.0 if cached.hit else cost,
-            cache=cache_note(cached),
+            cost_usd=answer.cost_usd,
+            cache=answer.cache,
         )
 
     @tools.tool(read_only=False, idempotent=False)

@@ -19,6 +19,7 @@ SPEC = VendorSpec(
     auth=BEARER,
     rate=Rate(600, 60),
     tools="enrich_mcp.vendors.enrichabl.tools",
+    # No waterfall provider: Enrichabl works on pipelines of leads, reached through its own tools.
     prices=PRICES,
     docs="https://api.enrichabl.com/v1",
 )

@@ -60,8 +60,9 @@ def _target(pipeline_id: str | None, limit: int | None, lead_ids: list[str] | No
 def register(tools: Toolset, services: VendorServices) -> None:
     client = EnrichablClient(services.http)
     services.jobs.register(ListLeadsHandler(client))
-    services.jobs.register(RunHandler(client, "enrichment"))
-    services.jobs.register(RunHandler(client, "validation"))
+    runs = {run: RunHandler(client, run) for run in ("enrichment", "validation")}
+    for handler in runs.values():
+        services.jobs.register(handler)
 
     async def units_for(pipeline_id: str | None, limit: int | None, lead_ids: list[str] | None) -> int:
         if lead_ids:
@@ -74,8 +75,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
         ctx: Context,
         *,
         run: str,
+        variant: str,
         tool: str,
-        operation: str,
         body: dict[str, Any],
         target: dict[str, Any],
         extra: dict[str, Any],
@@ -83,14 +84,15 @@ def register(tools: Toolset, services: VendorServices) -> None:
         confirm: bool,
     ) -> JobResult:
         units = await units_for(target.get("pipeline_id"), target.get("limit"), target.get("lead_ids"))
+        # One handler (kind enrichabl.<run>) per run; each template type or service has its own price.
         result = await start_job(
             services,
             ctx,
-            kind=f"enrichabl.{run}",
+            kind=runs[run].kind,
             tool=tool,
             request={"body": body, "target": target, **extra},
             wait_seconds=wait_seconds,
-            operation=operation,
+            operation=f"{run}.{variant}",
             units=max(units, 1),
             subject=target.get("pipeline_id"),
             confirm=confirm,
@@ -257,12 +259,11 @@ def register(tools: Toolset, services: VendorServices) -> None:
                 name = str(found[0]["name"])
                 fields = found[0].get("output_fields") or []
                 value_keys = [name] if kind == "ai" else [f"{name}: {f}" for f in fields]
-        enrichment_type = enrichment.enrichment_type
         return await start_run(
             ctx,
             run="enrichment",
+            variant=enrichment.enrichment_type,
             tool="enrichabl_start_enrichment",
-            operation=f"enrichment.{enrichment_type}",
             body=body,
             target={**target, "pipeline_id": pipeline_id},
             extra={"value_keys": value_keys},
@@ -286,8 +287,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
         return await start_run(
             ctx,
             run="validation",
+            variant=service,
             tool="enrichabl_start_validation",
-            operation=f"validation.{service}",
             body={**target, "service": service},
             target={**target, "pipeline_id": pipeline_id},
             extra={},

@@ -11,6 +11,7 @@ SPEC = VendorSpec(
     auth=BEARER,
     rate=Rate(1000, 3600),  # Standard plan; Premium/Enterprise set FOURRUNR_RATE_LIMIT
     tools="enrich_mcp.vendors.fourrunr.tools",
+    # No waterfall provider: 4Runr holds the user's own leads, reached through its own tools.
     # 4Runr charges nothing itself; its AI calls bill the operator's own AI provider, at a price
     # only the operator knows. Zero by default so spend is recorded; set real ones in ENRICH_MCP_PRICES.
     prices={

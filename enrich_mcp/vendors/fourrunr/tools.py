@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from enrich_mcp.errors import EnrichError, InputError
 from enrich_mcp.schema import Record, pairs
-from enrich_mcp.tooling import Confirm, Fresh, Toolset, cache_note, confirmer, paid_call, require
+from enrich_mcp.tooling import Confirm, Fresh, Toolset, cached_paid_call, confirmer, paid_call, require
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.fourrunr.client import FourRunrClient
 from enrich_mcp.vendors.fourrunr.models import (
@@ -195,26 +195,22 @@ def register(tools: Toolset, services: VendorServices) -> None:
         lead = lead_data.flat()
         require(bool(lead), "Give at least one field of lead_data to clean.")
         ctx_payload = context.model_dump(exclude_none=True) if context else None
-        request = {"lead_data": lead, "context": ctx_payload}
-
-        async def fetch() -> dict[str, Any]:
-            return await paid_call(
-                budget,
-                ctx,
-                lambda: client.clean_lead(lead, ctx_payload),
-                vendor=vendor,
-                tool="fourrunr_clean_lead",
-                operation="clean_lead",
-                subject=str(lead.get("email") or lead.get("name") or ""),
-                confirm=confirm,
-            )
-
-        cached = await services.cache.get_or_fetch(vendor, "clean_lead", request, services.account, fetch, fresh=fresh)
-        raw = cached.value
+        answer = await cached_paid_call(
+            services,
+            ctx,
+            lambda: client.clean_lead(lead, ctx_payload),
+            tool="fourrunr_clean_lead",
+            operation="clean_lead",
+            request={"lead_data": lead, "context": ctx_payload},
+            subject=str(lead.get("email") or lead.get("name") or ""),
+            confirm=confirm,
+            fresh=fresh,
+        )
+        raw = answer.value
         return CleanedLead(
             cleaned_data=dict(raw.get("cleaned_data") or {}),
             cleaning_stats=CleaningStats.model_validate(raw.get("cleaning_stats") or {}),
-            cache=cache_note(cached),
+            cache=answer.cache,
         )
 
     @tools.tool(read_only=False, idempotent=True)

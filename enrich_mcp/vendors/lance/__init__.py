@@ -12,6 +12,7 @@ SPEC = VendorSpec(
     # Lance documents no rate limit; 120/min is a conservative default (override with LANCE_RATE_LIMIT).
     rate=Rate(120, 60),
     tools="enrich_mcp.vendors.lance.tools",
+    # No waterfall provider: Lance stores what it finds in Lance and answers only whether data was found.
     # Lance bills in credits ("enrichment_email" / "enrichment_phone") without a published USD price:
     # these are estimates so the budget cap works. Override with ENRICH_MCP_PRICES.
     prices={

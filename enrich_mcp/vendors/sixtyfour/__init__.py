@@ -11,6 +11,8 @@ SPEC = VendorSpec(
     auth=Auth("x-api-key"),
     rate=Rate(500, 60),
     tools="enrich_mcp.vendors.sixtyfour.tools",
+    waterfall="enrich_mcp.vendors.sixtyfour.waterfall:SixtyfourProvider",
+    waterfall_priority=20,
     prices={
         # Published prices.
         "find_email.PROFESSIONAL": 0.05,

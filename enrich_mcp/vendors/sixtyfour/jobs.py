@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -13,8 +13,9 @@ from enrich_mcp.jobs import Job, JobControl, JobStatus, PollOutcome, StatusWords
 from enrich_mcp.vendors.sixtyfour.client import BULK_LIMIT, VENDOR, SixtyfourClient
 from enrich_mcp.vendors.sixtyfour.models import parse_emails, parse_phones
 
-ENRICH_LEAD = "sixtyfour.enrich_lead"
-ENRICH_COMPANY = "sixtyfour.enrich_company"
+# A job is stored with its kind and resumed by it: never rename one. Most kinds are "sixtyfour.<operation>",
+# which start_job derives from the price key; the bulk kinds each serve more than one price, and qualify_lead's
+# kind predates its price key ("qa_agent").
 QUALIFY_LEAD = "sixtyfour.qualify_lead"
 FIND_EMAILS_BULK = "sixtyfour.find_emails_bulk"
 FIND_PHONES_BULK = "sixtyfour.find_phones_bulk"
@@ -63,15 +64,20 @@ def _vendor_id(job: Job, step: str) -> str:
 class ResearchHandler:
     """enrich-lead-async / enrich-company-async / qa-agent-async: one task, polled on /job-status."""
 
-    kind: str
     operation: str
+    """The price key and the cache entry the answer is kept under."""
     start: Callable[[dict[str, Any]], Awaitable[str]]
     client: SixtyfourClient
     cache: ResultCache | None
     """Where answers are kept for the next identical request; ``None`` for answers that must be fresh."""
     account: str
+    kind: str = ""
+    """``sixtyfour.<operation>`` unless given (qualify_lead's stored kind predates its price key)."""
     vendor: str = VENDOR
     poll_interval: float = 10.0
+
+    def __post_init__(self) -> None:
+        self.kind = self.kind or f"{self.vendor}.{self.operation}"
 
     async def submit(self, job: Job, ctl: JobControl) -> PollOutcome | None:
         job.vendor_job_id = await ctl.step("submit", lambda: self.start(job.request))
@@ -120,8 +126,9 @@ class BulkHandler:
     vendor: str = VENDOR
     poll_interval: float = 10.0
 
-    def operation(self, job: Job) -> str:
-        return f"find_email.{job.request['mode']}" if self.channel == "email" else "find_phone"
+    def operation(self, request: Mapping[str, Any]) -> str:
+        """The price key of a job's leads: the single finder's, so bulk and single cost the same."""
+        return f"find_email.{request['mode']}" if self.channel == "email" else "find_phone"
 
     async def _send(self, job: Job, leads: list[dict[str, Any]]) -> str:
         if self.channel == "email":
@@ -189,7 +196,7 @@ class BulkHandler:
                 message=f"{finished} of {len(job.request['leads'])} leads answered",
             )
         charged = sum(counts.get(s, 0) for s in _CHARGED)
-        price = self.budget.unit_price(VENDOR, self.operation(job)) or 0.0
+        price = self.budget.unit_price(VENDOR, self.operation(job.request)) or 0.0
         if charged == 0 and any(c["status"] == "unknown" for c in chunks):
             return PollOutcome(status="unknown", rows=rows, summary=summary, error=chunks[0].get("error"))
         if charged == 0:

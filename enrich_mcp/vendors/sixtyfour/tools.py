@@ -11,7 +11,16 @@ from enrich_mcp.cache import Cached
 from enrich_mcp.http import UUID_PATTERN
 from enrich_mcp.jobs import JobResult
 from enrich_mcp.schema import Record, pairs
-from enrich_mcp.tooling import Confirm, Fresh, Toolset, WaitSeconds, cache_note, paid_call, require, start_job
+from enrich_mcp.tooling import (
+    Confirm,
+    Fresh,
+    Toolset,
+    WaitSeconds,
+    cache_note,
+    cached_paid_call,
+    require,
+    start_job,
+)
 from enrich_mcp.vendors.base import VendorServices
 from enrich_mcp.vendors.sixtyfour import jobs
 from enrich_mcp.vendors.sixtyfour.client import SixtyfourClient
@@ -59,16 +68,14 @@ def register(tools: Toolset, services: VendorServices) -> None:
     client = SixtyfourClient(services.http)
     vendor = services.name
     budget = services.budget
+    email_bulk = jobs.BulkHandler(jobs.FIND_EMAILS_BULK, "email", client, budget)
+    phone_bulk = jobs.BulkHandler(jobs.FIND_PHONES_BULK, "phone", client, budget)
     for handler in (
-        jobs.ResearchHandler(
-            jobs.ENRICH_LEAD, "enrich_lead", client.enrich_lead_async, client, services.cache, services.account
-        ),
-        jobs.ResearchHandler(jobs.QUALIFY_LEAD, "qa_agent", client.qa_agent_async, client, None, services.account),
-        jobs.ResearchHandler(
-            jobs.ENRICH_COMPANY, "enrich_company", client.enrich_company_async, client, services.cache, services.account
-        ),
-        jobs.BulkHandler(jobs.FIND_EMAILS_BULK, "email", client, budget),
-        jobs.BulkHandler(jobs.FIND_PHONES_BULK, "phone", client, budget),
+        jobs.ResearchHandler("enrich_lead", client.enrich_lead_async, client, services.cache, services.account),
+        jobs.ResearchHandler("qa_agent", client.qa_agent_async, client, None, services.account, kind=jobs.QUALIFY_LEAD),
+        jobs.ResearchHandler("enrich_company", client.enrich_company_async, client, services.cache, services.account),
+        email_bulk,
+        phone_bulk,
         jobs.DeepSearchHandler(client, budget),
         jobs.WorkflowRunHandler(client),
     ):
@@ -77,7 +84,6 @@ def register(tools: Toolset, services: VendorServices) -> None:
     async def research(
         ctx: Context,
         *,
-        kind: str,
         operation: str,
         tool: str,
         request: dict[str, Any],
@@ -95,10 +101,10 @@ def register(tools: Toolset, services: VendorServices) -> None:
                 cost_usd=0.0,
                 cache=cache_note(cached),
             )
+        # The job (kind sixtyfour.<operation>) caches its answer under the same operation on completion.
         outcome = await start_job(
             services,
             ctx,
-            kind=kind,
             tool=tool,
             request=request,
             wait_seconds=wait_seconds,
@@ -140,7 +146,6 @@ def register(tools: Toolset, services: VendorServices) -> None:
             request["research_plan"] = research_plan
         return await research(
             ctx,
-            kind=jobs.ENRICH_LEAD,
             operation="enrich_lead",
             tool="sixtyfour_enrich_lead",
             request=request,
@@ -183,7 +188,6 @@ def register(tools: Toolset, services: VendorServices) -> None:
             request["people_focus_prompt"] = people_focus_prompt
         return await research(
             ctx,
-            kind=jobs.ENRICH_COMPANY,
             operation="enrich_company",
             tool="sixtyfour_enrich_company",
             request=request,
@@ -204,30 +208,24 @@ def register(tools: Toolset, services: VendorServices) -> None:
         """Find a person's work ($0.05) or personal ($0.20) email with Sixtyfour; cached."""
         payload = lead.payload()
         require(lead.identifies(), "Give at least the person's name (with company or domain) or their LinkedIn URL.")
-        operation = f"find_email.{mode}"
-        request = {"lead": payload, "mode": mode}
-        cost = budget.estimate(vendor, operation).estimated_usd
-
-        async def fetch() -> dict[str, Any]:
-            return await paid_call(
-                budget,
-                ctx,
-                lambda: client.find_email(payload, mode),
-                vendor=vendor,
-                tool="sixtyfour_find_email",
-                operation=operation,
-                subject=lead.subject(),
-                confirm=confirm,
-            )
-
-        cached = await services.cache.get_or_fetch(vendor, "find_email", request, services.account, fetch, fresh=fresh)
-        raw = cached.value
+        answer = await cached_paid_call(
+            services,
+            ctx,
+            lambda: client.find_email(payload, mode),
+            tool="sixtyfour_find_email",
+            operation=f"find_email.{mode}",
+            request={"lead": payload, "mode": mode},
+            subject=lead.subject(),
+            confirm=confirm,
+            fresh=fresh,
+        )
+        raw = answer.value
         return FindEmailResult(
             emails=parse_emails(raw),
             personal_email=raw.get("personal_email") or None,
             mode=mode,
-            cost_usd=0.0 if cached.hit else cost,
-            cache=cache_note(cached),
+            cost_usd=answer.cost_usd,
+            cache=answer.cache,
             raw=raw,
         )
 
@@ -241,33 +239,25 @@ def register(tools: Toolset, services: VendorServices) -> None:
         """Find a person's phone numbers with Sixtyfour; about $0.30, cached."""
         payload = lead.payload()
         require(lead.identifies(), "Give at least the person's name (with company or domain) or their LinkedIn URL.")
-        request = {"lead": payload}
-        cost = budget.estimate(vendor, "find_phone").estimated_usd
-
-        async def fetch() -> dict[str, Any]:
-            return await paid_call(
-                budget,
-                ctx,
-                lambda: client.find_phone(payload),
-                vendor=vendor,
-                tool="sixtyfour_find_phone",
-                operation="find_phone",
-                subject=lead.subject(),
-                confirm=confirm,
-            )
-
-        cached = await services.cache.get_or_fetch(vendor, "find_phone", request, services.account, fetch, fresh=fresh)
-        raw = cached.value
-        return FindPhoneResult(
-            phones=parse_phones(raw), cost_usd=0.0 if cached.hit else cost, cache=cache_note(cached), raw=raw
+        answer = await cached_paid_call(
+            services,
+            ctx,
+            lambda: client.find_phone(payload),
+            tool="sixtyfour_find_phone",
+            operation="find_phone",
+            request={"lead": payload},
+            subject=lead.subject(),
+            confirm=confirm,
+            fresh=fresh,
         )
+        raw = answer.value
+        return FindPhoneResult(phones=parse_phones(raw), cost_usd=answer.cost_usd, cache=answer.cache, raw=raw)
 
     async def bulk(
         ctx: Context,
+        handler: jobs.BulkHandler,
         *,
-        kind: str,
         tool: str,
-        operation: str,
         leads: list[Lead],
         request: dict[str, Any],
         wait_seconds: float | None,
@@ -281,11 +271,11 @@ def register(tools: Toolset, services: VendorServices) -> None:
         return await start_job(
             services,
             ctx,
-            kind=kind,
+            kind=handler.kind,
             tool=tool,
             request=request,
             wait_seconds=wait_seconds,
-            operation=operation,
+            operation=handler.operation(request),
             units=len(leads),
             confirm=confirm,
             total=len(leads),
@@ -302,9 +292,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
         """Find emails for many people as one job ($0.05 or $0.20 each); a row per lead."""
         return await bulk(
             ctx,
-            kind=jobs.FIND_EMAILS_BULK,
+            email_bulk,
             tool="sixtyfour_find_emails_bulk",
-            operation=f"find_email.{mode}",
             leads=leads,
             request={"leads": [lead.payload() for lead in leads], "mode": mode},
             wait_seconds=wait_seconds,
@@ -321,9 +310,8 @@ def register(tools: Toolset, services: VendorServices) -> None:
         """Find phones for many people as one job (about $0.30 each); a row per lead."""
         return await bulk(
             ctx,
-            kind=jobs.FIND_PHONES_BULK,
+            phone_bulk,
             tool="sixtyfour_find_phones_bulk",
-            operation="find_phone",
             leads=leads,
             request={"leads": [lead.payload() for lead in leads]},
             wait_seconds=wait_seconds,
@@ -387,7 +375,6 @@ def register(tools: Toolset, services: VendorServices) -> None:
         return await start_job(
             services,
             ctx,
-            kind=jobs.DEEP_SEARCH,
             tool="sixtyfour_deep_search",
             request=request,
             wait_seconds=wait_seconds,
@@ -464,7 +451,6 @@ def register(tools: Toolset, services: VendorServices) -> None:
         return await start_job(
             services,
             ctx,
-            kind=jobs.WORKFLOW_RUN,
             tool="sixtyfour_run_workflow",
             request={"workflow_id": workflow_id, "webhook_payload": rows},
             wait_seconds=wait_seconds,
