@@ -9,7 +9,9 @@ PostgreSQL cluster (tests/pg.py: the machine's initdb/pg_ctl) and prints, per ba
    once it tracks 1,000 jobs, and its growth from before the jobs were started;
 3. the latency of a cache hit (``ResultCache.get`` of a stored answer), and what PostgreSQL adds;
 4. the shared rate limiter's cost per request (``acquire`` with room in the window), against the
-   in-process limiter it replaced.
+   in-process limiter it replaced;
+5. the latency of one sandbox request (``ENRICH_MCP_SANDBOX=1``: Sixtyfour's ``GET /job-status``,
+   one transaction that reads and rewrites the task), its state in a file or in the database.
 
 Each poller measurement runs in its own process, so one backend's memory does not count in the
 other's. Informational: no target is judged here (bench_jobs.py judges the poller's targets).
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from enrich_mcp.cache import ResultCache
 from enrich_mcp.http import Rate, RateLimiter
 from enrich_mcp.jobs import JobManager
+from enrich_mcp.sandbox.sixtyfour import Sandbox as SixtyfourSandbox
 from enrich_mcp.settings import Settings
 from enrich_mcp.stores import Stores, open_stores
 from tests.jobs_fakes import FakeHandler, FakeVendor
@@ -126,6 +130,30 @@ async def limiter_cost(stores: Stores | None, rounds: int) -> float:
     return _median_us(samples)
 
 
+def sandbox_request(stores: Stores, rounds: int) -> tuple[float, float]:
+    """Median and 99th-percentile µs of one sandbox request, through ``SandboxApp.handle``."""
+    box = SixtyfourSandbox(store=stores.sandbox("sixtyfour"), seed=0)
+    box.rate = None  # the documented 500/min would answer 429 long before the last round
+    headers = {"x-api-key": "bench"}
+    started = box.handle(
+        httpx.Request(
+            "POST",
+            "https://api.sixtyfour.ai/enrich-lead-async",
+            json={"lead_info": {"name": "Ada Lovelace"}, "struct": {"email": "Work email"}},
+            headers=headers,
+        )
+    )
+    poll = httpx.Request("GET", f"https://api.sixtyfour.ai/job-status/{started.json()['task_id']}", headers=headers)
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        answer = box.handle(poll)
+        samples.append(time.perf_counter() - t0)
+        assert answer.status_code == 200
+    samples.sort()
+    return _median_us(samples), samples[int(len(samples) * 0.99)] * 1e6
+
+
 def child(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         result = anyio.run(poller, Path(tmp), args.url, args.jobs, args.interval, args.seconds)
@@ -141,6 +169,7 @@ async def in_process(url: str, rounds: int) -> dict[str, dict[str, float]]:
                 median, p99 = await cache_hit(stores, rounds)
                 out[name] = {"cache_hit_us": median, "cache_hit_p99_us": p99}
                 out[name]["limiter_us"] = await limiter_cost(stores, rounds)
+                out[name]["sandbox_us"], out[name]["sandbox_p99_us"] = sandbox_request(stores, rounds)
             finally:
                 await stores.aclose()
                 stores.close()
@@ -189,6 +218,9 @@ def main() -> int:
     print(f"  in-process  {lookups['in-process']['limiter_us']:7.1f} µs  (before: each process alone)")
     print(f"  shared on SQLite (default) {embedded['limiter_us']:7.1f} µs")
     print(f"  shared on PostgreSQL       {pg['limiter_us']:7.1f} µs")
+    print(f"sandbox request (Sixtyfour GET /job-status, one transaction; median of {args.rounds}):")
+    print(f"  embedded    {embedded['sandbox_us']:7.0f} µs  (p99 {embedded['sandbox_p99_us']:.0f} µs)")
+    print(f"  postgresql  {pg['sandbox_us']:7.0f} µs  (p99 {pg['sandbox_p99_us']:.0f} µs)")
     return 0
 
 

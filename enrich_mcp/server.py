@@ -94,7 +94,7 @@ def _build_runtime(settings: Settings) -> Runtime:
         prices.update({f"{spec.name}.{op}": usd for op, usd in spec.prices.items()})
     prices.update(settings.prices)
     owner = process_owner()
-    stores = open_stores(settings, owner=owner)  # exports and the sandbox stay in the data directory anyway
+    stores = open_stores(settings, owner=owner)  # exports stay in the data directory anyway
     return Runtime(
         settings=settings,
         cache=ResultCache(stores.cache, ttls=settings.cache_ttls),
@@ -148,7 +148,8 @@ def build_server(
         key = config.api_key.get_secret_value() if config.api_key else SANDBOX_KEY
         transport = (transports or {}).get(spec.name)
         if transport is None and settings.sandbox:
-            sandbox = load_sandbox(spec.name, home=runtime.home)  # state survives restarts
+            # State in the data directory or the database: it survives restarts and is shared by replicas.
+            sandbox = load_sandbox(spec.name, store=runtime.stores.sandbox(spec.name))
             runtime.sandboxes[spec.name] = sandbox
             transport = sandbox.transport()
         rate = spec.rate

@@ -50,8 +50,8 @@ class Settings(BaseSettings):
     http_token: SecretStr | None = None
     database_url: SecretStr | None = Field(
         default=None,
-        description="postgresql://…: job ledger, results, spend ledger, cache and rate windows in PostgreSQL "
-        "(team deployment); unset = SQLite and diskcache under the data directory.",
+        description="postgresql://…: job ledger, results, spend ledger, cache, rate windows and sandbox state in "
+        "PostgreSQL (team deployment); unset = SQLite and diskcache under the data directory.",
     )
     database_pool_size: int = Field(default=10, ge=1, description="Most PostgreSQL connections one process opens.")
     replica_name: str | None = Field(

@@ -7,9 +7,11 @@ in ``vendor-docs/`` (never from our clients: nothing here imports
 life cycles, documented rate limits. The data is clearly synthetic
 (``example.com`` people).
 
-**State** lives in a :class:`~enrich_mcp.sandbox.store.SandboxStore` under the
-data directory, so a sandbox job started by one process can be read by the
-next; each request is one transaction. Job life cycles advance per poll (the
+**State** lives in a :class:`~enrich_mcp.sandbox.store.SandboxStore`: a file
+per vendor under the data directory, or PostgreSQL's ``sandbox_*`` tables when
+the server has ``ENRICH_MCP_DATABASE_URL`` (the server passes the store its
+``Stores`` chose). So a sandbox job started by one process (or replica) can be
+read by the next; each request is one transaction. Job life cycles advance per poll (the
 poll count is stored), and anything time-based (rate windows, Lance's
 ``timeout``) compares stored timestamps with :attr:`SandboxApp.clock`.
 
@@ -20,7 +22,7 @@ one per point when its state is first created (a random seed, logged, unless
 (``"sixtyfour.bulk_result=list,enrichabl.start_answer=id"``) or the
 ``variants=`` argument pins single points, so a test can choose the shape it
 exercises. The choice is stored with the state, so every process on one data
-directory sees the same shapes.
+directory (or database) sees the same shapes.
 
 Tests reach a sandbox through ``SandboxApp.requests`` (every request it
 received in this process, in order), ``fail_next`` (inject 429/5xx/error
@@ -45,7 +47,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from enrich_mcp.sandbox.store import SandboxStore
+from enrich_mcp.sandbox.store import SandboxStore, SqliteSandboxStore
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +114,11 @@ class SandboxApp:
         self,
         *,
         home: Path | None = None,
+        store: SandboxStore | None = None,
         seed: int | None = None,
         variants: Mapping[str, str] | None = None,
     ) -> None:
+        """State in ``store``; without one, in ``home``'s ``sandbox/<vendor>.sqlite3`` (or in memory)."""
         self.requests: list[httpx.Request] = []
         self.valid_keys: frozenset[str] = frozenset()
         """Keys the sandbox accepts; empty means any non-empty key (the demo's keys)."""
@@ -129,7 +133,9 @@ class SandboxApp:
                 method, pattern = spec
                 regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.rstrip("/") or "/")
                 self._routes.append((method, re.compile(f"^{regex}/?$"), fn))
-        self.store = SandboxStore(None if home is None else home / "sandbox" / f"{self.vendor}.sqlite3")
+        if store is None:
+            store = SqliteSandboxStore(None if home is None else home / "sandbox" / f"{self.vendor}.sqlite3")
+        self.store: SandboxStore = store
         with self.store.transaction():
             self.shape = self._choose_variants(seed, variants)
             if not self.store.meta("seeded"):
@@ -323,9 +329,10 @@ def load_sandbox(
     vendor: str,
     *,
     home: Path | None = None,
+    store: SandboxStore | None = None,
     seed: int | None = None,
     variants: Mapping[str, str] | None = None,
 ) -> SandboxApp:
-    """The sandbox for ``vendor`` (``enrich_mcp.sandbox.<vendor>.Sandbox``), its state under ``home``."""
+    """The sandbox for ``vendor`` (``enrich_mcp.sandbox.<vendor>.Sandbox``), its state in ``store`` or ``home``."""
     module = importlib.import_module(f"{__name__}.{vendor}")
-    return module.Sandbox(home=home, seed=seed, variants=variants)
+    return module.Sandbox(home=home, store=store, seed=seed, variants=variants)

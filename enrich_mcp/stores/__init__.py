@@ -1,28 +1,31 @@
 """Where enrich-mcp keeps its state: one choice of backend, made here, for every store.
 
-=====================  ===========================================  ============================
-                       embedded default: files in the data dir      ``ENRICH_MCP_DATABASE_URL``
-=====================  ===========================================  ============================
-job ledger + results   ``jobs.sqlite3`` (:class:`SqliteJobStore`)   :class:`PgJobStore`
-spend ledger           ``spend.sqlite3`` (:class:`SpendLedger`)     :class:`PgSpendStore`
-result cache           ``cache/`` (:class:`DiskCacheStore`)         :class:`PgCacheStore`
-vendor rate windows    ``ratelimit.sqlite3`` (:class:`SqliteRateWindow`)  :class:`PgRateWindow`
-=====================  ===========================================  ============================
+====================  ==========================================================  ===========================
+                      embedded default: files in the data dir                     ``ENRICH_MCP_DATABASE_URL``
+====================  ==========================================================  ===========================
+job ledger + results  ``jobs.sqlite3`` (:class:`SqliteJobStore`)                  :class:`PgJobStore`
+spend ledger          ``spend.sqlite3`` (:class:`SpendLedger`)                    :class:`PgSpendStore`
+result cache          ``cache/`` (:class:`DiskCacheStore`)                        :class:`PgCacheStore`
+vendor rate windows   ``ratelimit.sqlite3`` (:class:`SqliteRateWindow`)           :class:`PgRateWindow`
+sandbox state         ``sandbox/<vendor>.sqlite3`` (:class:`SqliteSandboxStore`)  :class:`PgSandboxStore`
+====================  ==========================================================  ===========================
 
 Each store sits behind a small protocol (``JobStore``, ``SpendStore``, ``CacheStore``,
-``RateWindowStore``) with one implementation per backend; the embedded ones live beside the code
-that uses them, the PostgreSQL ones together in :mod:`enrich_mcp.stores.postgres` (one pool, one
-versioned schema). The same contract tests run on both (``tests/stores/``).
+``RateWindowStore``, ``SandboxStore``) with one implementation per backend; the embedded ones live
+beside the code that uses them, the PostgreSQL ones together in :mod:`enrich_mcp.stores.postgres`
+(one database, one versioned schema). The same contract tests run on both (``tests/stores/``).
 
-Sandbox state: the sandbox keeps its fake vendors' state in its own store under the data directory
-(``sandbox/<vendor>.sqlite3``). It is not a Stores member yet; giving it a ``SandboxStore`` on
-:attr:`Stores.database` is the seam for sharing the sandbox between replicas.
+The sandbox's state (``ENRICH_MCP_SANDBOX=1``) is one store per fake vendor, from
+:meth:`Stores.sandbox`: on a database every replica serves the same sandbox, so a sandbox job one
+replica started is found by the replica that polls it. Its handlers are synchronous, so its
+PostgreSQL store uses synchronous connections of its own beside the async pool.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -32,6 +35,7 @@ from enrich_mcp.cache import CacheStore, DiskCacheStore, private_dir
 from enrich_mcp.errors import ConfigError
 from enrich_mcp.http import Rate
 from enrich_mcp.jobs.store import JobStore, SqliteJobStore
+from enrich_mcp.sandbox.store import SandboxStore, SqliteSandboxStore
 from enrich_mcp.settings import Settings
 from enrich_mcp.stores.ratelimit import RateWindowStore, SharedRateLimiter, SqliteRateWindow
 
@@ -48,9 +52,19 @@ class Stores:
     spend: SpendStore
     cache: CacheStore
     rates: RateWindowStore
+    open_sandbox: Callable[[str], SandboxStore]
+    """A fake vendor's sandbox state on this backend (use :meth:`sandbox`)."""
     database: PostgresDatabase | None = None
     where: str = ""
     """Where the state lives, safe to show (a directory, or the database URL without its password)."""
+    sandboxes: dict[str, SandboxStore] = field(default_factory=dict)
+    """The sandbox stores opened so far, by vendor (closed with the others)."""
+
+    def sandbox(self, vendor: str) -> SandboxStore:
+        """The fake ``vendor``'s state, shared by every process on these stores."""
+        if vendor not in self.sandboxes:
+            self.sandboxes[vendor] = self.open_sandbox(vendor)
+        return self.sandboxes[vendor]
 
     def limiter(self, vendor: str, account: str, rate: Rate | None) -> SharedRateLimiter:
         """The one rate limiter of a vendor account, shared by every process on these stores."""
@@ -74,7 +88,7 @@ class Stores:
             await self.database.aclose()
 
     def close(self) -> None:
-        for store in (self.jobs, self.spend, self.cache, self.rates):
+        for store in (self.jobs, self.spend, self.cache, self.rates, *self.sandboxes.values()):
             store.close()
 
 
@@ -89,6 +103,7 @@ def open_stores(settings: Settings, *, owner: str) -> Stores:
         spend=SpendLedger(home / "spend.sqlite3", owner=owner, lease_seconds=settings.lease_seconds),
         cache=DiskCacheStore(home / "cache"),
         rates=SqliteRateWindow(home / "ratelimit.sqlite3"),
+        open_sandbox=lambda vendor: SqliteSandboxStore(home / "sandbox" / f"{vendor}.sqlite3"),
         where=str(home),
     )
 
@@ -99,6 +114,7 @@ def _postgres(settings: Settings, *, owner: str) -> Stores:
             PgCacheStore,
             PgJobStore,
             PgRateWindow,
+            PgSandboxStore,
             PgSpendStore,
             PostgresDatabase,
         )
@@ -117,6 +133,7 @@ def _postgres(settings: Settings, *, owner: str) -> Stores:
         spend=PgSpendStore(db, owner=owner, lease_seconds=settings.lease_seconds),
         cache=PgCacheStore(db),
         rates=PgRateWindow(db),
+        open_sandbox=lambda vendor: PgSandboxStore(db, vendor),
         database=db,
         where=redacted_url(url),
     )

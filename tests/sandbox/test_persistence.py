@@ -17,6 +17,7 @@ from mcp import Client, StdioServerParameters
 
 from enrich_mcp.sandbox import load_sandbox
 from enrich_mcp.sandbox.sixtyfour import Sandbox as Sixtyfour
+from enrich_mcp.sandbox.store import SqliteSandboxStore
 from enrich_mcp.server import build_server
 from enrich_mcp.settings import Settings
 from tests.conftest import connect
@@ -176,6 +177,6 @@ def test_several_writers_on_one_home_never_reuse_an_id(home: Path) -> None:
 def test_without_a_home_the_state_is_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     box = Sixtyfour()
-    assert box.store.path is None
+    assert isinstance(box.store, SqliteSandboxStore) and box.store.path is None
     assert json.loads(json.dumps(box.shape)) == box.shape
     assert list(tmp_path.iterdir()) == []

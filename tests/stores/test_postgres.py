@@ -1,5 +1,5 @@
 """What only the PostgreSQL backend has: the versioned schema, change notifications across
-replicas, and whole servers on one database (in-process, sharing the fake vendor)."""
+replicas, and whole servers on one database (in-process, sharing the fake vendor or the sandbox)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from pydantic import SecretStr
 
 from enrich_mcp.errors import SchemaError
 from enrich_mcp.jobs import Job
+from enrich_mcp.sandbox.audiencelab import GCS_HOST
 from enrich_mcp.server import build_server
 from enrich_mcp.settings import Settings
-from enrich_mcp.stores.postgres import PgJobStore, PostgresDatabase
+from enrich_mcp.stores.postgres import PgJobStore, PgSandboxStore, PostgresDatabase
 from enrich_mcp.stores.postgres.schema import LATEST, MIGRATIONS, Migration, current_version, ensure_schema
 from tests.conftest import connect
 from tests.jobs_fakes import FakeVendor, fake_server
@@ -69,6 +70,17 @@ async def test_a_schema_newer_than_this_release_stops_the_start(pg_url: str) -> 
     await db.aclose()
 
 
+async def test_the_sandbox_s_own_connections_check_the_schema_too(pg_url: str) -> None:
+    fresh = PgSandboxStore(PostgresDatabase(pg_url), "lance")  # the first user of a new database migrates it
+    fresh.set_meta("seeded", True)
+    fresh.close()
+    assert await _version(pg_url) == LATEST
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        await conn.execute("INSERT INTO enrich_schema_version (version, description) VALUES (%s, 'future')", (99,))
+    with pytest.raises(SchemaError, match="newer than this enrich-mcp"):
+        PgSandboxStore(PostgresDatabase(pg_url), "lance").meta("seeded")
+
+
 async def test_a_migration_that_is_not_online_waits_for_db_upgrade(pg_url: str) -> None:
     rewrite = Migration(LATEST + 1, "rewrite the cache", "UPDATE cache SET vendor = lower(vendor)", online=False)
     migrations = (*MIGRATIONS, rewrite)
@@ -92,7 +104,8 @@ def test_db_upgrade_command_on_both_backends(
     assert "jobs.sqlite3: schema 2 (created)" in out and "ratelimit.sqlite3: schema 1 (created)" in out
     monkeypatch.setenv("ENRICH_MCP_DATABASE_URL", pg_url)
     main(["db", "upgrade"])
-    assert f"schema {LATEST} (upgraded from 0)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"schema {LATEST} (upgraded from 0)" in out and "applied 4: sandbox state shared by replicas" in out
     main(["db", "upgrade"])
     assert "up to date" in capsys.readouterr().out
 
@@ -159,3 +172,52 @@ async def test_tools_run_on_postgres_as_on_sqlite(make_settings: Callable[..., S
     async with await psycopg.AsyncConnection.connect(pg_url) as conn:
         cur = await conn.execute("SELECT count(*) FROM cache WHERE value ILIKE '%lovelace%'")
         assert await cur.fetchone() == (0,)
+
+
+async def test_a_sandbox_job_started_through_one_replica_is_polled_to_the_end_by_another(
+    make_settings: Callable[..., Settings], pg_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sandbox mode on a database: one sandbox for every replica, so B finds the job A started at it."""
+    monkeypatch.setenv("ENRICH_MCP_SANDBOX_VARIANTS", "audiencelab.gcs_access=public,audiencelab.csv_header=upper")
+    database = SecretStr(pg_url)
+    common = {"toolsets": ["audiencelab"], "database_url": database, "lease_seconds": 0.3}
+    a = build_server(make_settings(**common, poll_interval_seconds=60))  # A submits, then never polls
+    b = build_server(make_settings(**common, home=tmp_path / "b"))  # its own data directory: only the database
+    records = [{"email": "ada.lovelace@example.com"}, {"email": "grace.hopper@example.com"}]
+    submitted = anyio.Event()
+
+    async def on_change(job: Job) -> None:
+        if job.vendor_job_id is not None:
+            submitted.set()
+
+    a.runtime.jobs.listeners.append(on_change)
+    try:
+        async with connect(b) as on_b:
+            async with connect(a) as on_a:
+                started = await on_a.call_tool(
+                    "audiencelab_enrich_contacts_bulk", {"name": "team", "records": records, "wait_seconds": 0}
+                )
+                assert started.structured_content is not None, started.content
+                job_id = started.structured_content["job"]["job_id"]
+                with anyio.fail_after(10):
+                    await submitted.wait()  # A's sandbox accepted the job
+            # A's session ended: A stopped and released the job; B takes it over and polls its own sandbox.
+            with anyio.fail_after(10):
+                job = await b.runtime.jobs.wait(job_id, 10)
+            rows = await on_b.call_tool("get_job_results", {"job_id": job_id})
+    finally:
+        a.runtime.close()
+        b.runtime.close()
+    assert job.status == "completed", job.error
+    assert rows.structured_content is not None
+    assert [r["FIRST_NAME"] for r in rows.structured_content["rows"]] == ["Ada", "Grace"]
+    sandbox_a, sandbox_b = a.runtime.sandboxes["audiencelab"], b.runtime.sandboxes["audiencelab"]
+    assert len(sandbox_a.calls("POST", "/enrichments")) == 1 and sandbox_a.calls("GET", "/enrichments") == []
+    assert sandbox_b.calls("POST", "/enrichments") == [] and sandbox_b.calls("GET", "/enrichments")
+    assert [r.url.host for r in sandbox_b.requests if r.url.host == GCS_HOST] == [GCS_HOST]  # B downloaded
+    async with await psycopg.AsyncConnection.connect(pg_url) as conn:
+        cur = await conn.execute(
+            "SELECT data FROM sandbox_records WHERE vendor = 'audiencelab' AND id = %s", (job.vendor_job_id,)
+        )
+        stored = await cur.fetchone()
+    assert stored is not None and '"status":"COMPLETED"' in stored[0]  # the one sandbox, in the database

@@ -4,7 +4,8 @@ psycopg 3's :class:`~psycopg_pool.AsyncConnectionPool` runs on the event loop (n
 hop per query, unlike the SQLite stores). A server is built before any loop runs (``build_server``
 is a plain factory) and a stdio server may run several loops in turn, so the pool opens lazily on
 the first query in a loop and is closed with :meth:`PostgresDatabase.aclose` when the runtime
-stops serving; the next use opens a new one.
+stops serving; the next use opens a new one. The sandbox's handlers are synchronous
+(``httpx.MockTransport``): they use plain connections from :meth:`PostgresDatabase.connect_sync`.
 
 Times that several replicas compare — leases, reservations, rate windows, cache expiry — are read
 from the database server's clock (:data:`NOW`), never the replica's, so skewed clocks on
@@ -28,7 +29,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from enrich_mcp.errors import StoreUnavailable
 from enrich_mcp.jobs.models import TERMINAL
-from enrich_mcp.stores.postgres.schema import ensure_schema
+from enrich_mcp.stores.postgres.schema import ensure_schema, ensure_schema_sync
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,24 @@ class PostgresDatabase:
                 ) from None
             raise
         return pool
+
+    def connect_sync(self) -> psycopg.Connection[Any]:
+        """A synchronous autocommit connection of its own (the sandbox's), the schema checked as for the pool."""
+        try:
+            conn = psycopg.Connection.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError:
+            raise StoreUnavailable(
+                f"The shared database at {redacted_url(self.url)} is not reachable.",
+                hint="Check ENRICH_MCP_DATABASE_URL and that PostgreSQL is running.",
+            ) from None
+        try:
+            if not self._schema_checked:
+                ensure_schema_sync(conn, allow_offline=False, auto=self.auto_upgrade)
+                self._schema_checked = True
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:

@@ -11,6 +11,10 @@
 * a database *newer* than this version of enrich-mcp stops the start too: an old replica must not
   write rows whose meaning changed under it.
 
+The sandbox's state (``ENRICH_MCP_SANDBOX=1`` on a database) is reached through synchronous
+connections (its handlers are synchronous), so the same migrations run from both kinds of
+connection: :func:`ensure_schema` and :func:`ensure_schema_sync` differ only in their awaits.
+
 Job and result rows hold the same JSON text as the SQLite ledger (not ``jsonb``, which would
 reorder keys), so both backends answer byte for byte alike.
 """
@@ -21,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, Connection
 
 from enrich_mcp.errors import SchemaError
 from enrich_mcp.jobs.models import TERMINAL
@@ -147,18 +151,84 @@ MIGRATIONS: tuple[Migration, ...] = (
         $$;
         """,
     ),
+    Migration(
+        4,
+        "sandbox state shared by replicas",
+        """
+        -- The fake vendors' records and settings (enrich_mcp.sandbox.store), keyed by vendor. seq keeps
+        -- insertion order; a replaced record keeps its seq (its place), as SQLite's rowid does.
+        CREATE TABLE sandbox_records (
+            vendor text NOT NULL,
+            kind text NOT NULL,
+            id text NOT NULL,
+            parent text,
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            data text NOT NULL,
+            PRIMARY KEY (vendor, kind, id)
+        );
+        CREATE INDEX sandbox_records_order ON sandbox_records (vendor, kind, seq);
+        CREATE INDEX sandbox_records_parent ON sandbox_records (vendor, kind, parent, seq);
+        CREATE TABLE sandbox_meta (
+            vendor text NOT NULL,
+            key text NOT NULL,
+            value text NOT NULL,
+            PRIMARY KEY (vendor, key)
+        );
+        """,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
 
+_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS enrich_schema_version ("
+    "version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+)
+_CURRENT = "SELECT COALESCE(max(version), 0) FROM enrich_schema_version"
+_RECORD = "INSERT INTO enrich_schema_version (version, description) VALUES (%s, %s)"
+
+
 async def current_version(conn: AsyncConnection[Any]) -> int:
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS enrich_schema_version ("
-        "version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-    )
-    cur = await conn.execute("SELECT COALESCE(max(version), 0) FROM enrich_schema_version")
+    await conn.execute(_VERSION_TABLE)
+    cur = await conn.execute(_CURRENT)
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+def current_version_sync(conn: Connection[Any]) -> int:
+    conn.execute(_VERSION_TABLE)
+    row = conn.execute(_CURRENT).fetchone()
+    return int(row[0]) if row else 0
+
+
+def pending_migrations(
+    version: int, *, allow_offline: bool, auto: bool, target: int | None, migrations: Sequence[Migration]
+) -> list[Migration]:
+    """What to apply to a database at ``version``; :class:`SchemaError` when it must not be used as is."""
+    latest = migrations[-1].version
+    target = latest if target is None else target
+    if version > latest:
+        raise SchemaError(
+            f"The database's enrich-mcp schema is version {version}, newer than this enrich-mcp knows "
+            f"({latest}): another replica runs a newer release.",
+            hint="Upgrade this enrich-mcp to the release the other replicas run.",
+        )
+    pending = [m for m in migrations if version < m.version <= target]
+    if not pending:
+        return []
+    blocking = [m for m in pending if not m.online]
+    if blocking and not allow_offline:
+        raise SchemaError(
+            f"The database schema is at version {version}; migration {blocking[0].version} "
+            f"({blocking[0].description}) cannot run while older replicas write.",
+            hint="Stop every enrich-mcp replica, run `enrich-mcp db upgrade`, then start them again.",
+        )
+    if not auto and not allow_offline:
+        raise SchemaError(
+            f"The database schema is at version {version}, this enrich-mcp needs {latest}.",
+            hint="Run `enrich-mcp db upgrade`.",
+        )
+    return pending
 
 
 async def ensure_schema(
@@ -174,39 +244,40 @@ async def ensure_schema(
     ``allow_offline`` is ``enrich-mcp db upgrade``: it also applies migrations that are not online.
     ``auto=False`` applies nothing at start-up; it only checks that the schema is current.
     """
-    latest = migrations[-1].version
-    target = latest if target is None else target
     await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
     try:
         version = await current_version(conn)
-        if version > latest:
-            raise SchemaError(
-                f"The database's enrich-mcp schema is version {version}, newer than this enrich-mcp knows "
-                f"({latest}): another replica runs a newer release.",
-                hint="Upgrade this enrich-mcp to the release the other replicas run.",
-            )
-        pending = [m for m in migrations if version < m.version <= target]
-        if not pending:
-            return []
-        blocking = [m for m in pending if not m.online]
-        if blocking and not allow_offline:
-            raise SchemaError(
-                f"The database schema is at version {version}; migration {blocking[0].version} "
-                f"({blocking[0].description}) cannot run while older replicas write.",
-                hint="Stop every enrich-mcp replica, run `enrich-mcp db upgrade`, then start them again.",
-            )
-        if not auto and not allow_offline:
-            raise SchemaError(
-                f"The database schema is at version {version}, this enrich-mcp needs {latest}.",
-                hint="Run `enrich-mcp db upgrade`.",
-            )
+        pending = pending_migrations(
+            version, allow_offline=allow_offline, auto=auto, target=target, migrations=migrations
+        )
         for migration in pending:
             async with conn.transaction():
                 await conn.execute(migration.sql.encode())
-                await conn.execute(
-                    "INSERT INTO enrich_schema_version (version, description) VALUES (%s, %s)",
-                    (migration.version, migration.description),
-                )
+                await conn.execute(_RECORD, (migration.version, migration.description))
         return pending
     finally:
         await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+def ensure_schema_sync(
+    conn: Connection[Any],
+    *,
+    allow_offline: bool,
+    auto: bool = True,
+    target: int | None = None,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> list[Migration]:
+    """:func:`ensure_schema` on a synchronous connection (the sandbox's)."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        version = current_version_sync(conn)
+        pending = pending_migrations(
+            version, allow_offline=allow_offline, auto=auto, target=target, migrations=migrations
+        )
+        for migration in pending:
+            with conn.transaction():
+                conn.execute(migration.sql.encode())
+                conn.execute(_RECORD, (migration.version, migration.description))
+        return pending
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
