@@ -268,7 +268,7 @@ def register_core(tools: Toolset, runtime: Runtime) -> None:
 
     @tools.tool(read_only=True, idempotent=True, open_world=False)
     async def get_job(job_id: JobId) -> JobInfo:
-        """One job's status, progress and summary (poll it for a job handle). Free."""
+        """One job's status (queued, running, completed, failed, cancelled), progress and summary. Free."""
         return JobInfo.of(await get_or_explain(job_id))
 
     @tools.tool(read_only=False, destructive=True, idempotent=True)
