@@ -38,10 +38,11 @@ def test_vendor_clients_and_models_load_without_mcp() -> None:
 
 def test_nothing_below_the_assembly_imports_server_py() -> None:
     # server.py assembles everything; only the entry points import it (the CLI hands build_server down).
+    server = {"enrich_mcp.server", "enrich_mcp.server.build_server"}
     importers = sorted(
-        str(path.relative_to(PACKAGE))
+        name
         for path in PACKAGE.rglob("*.py")
-        if str(path.relative_to(PACKAGE)) not in ASSEMBLERS and {"enrich_mcp.server", "enrich_mcp.server.build_server"} & imports_of(path)
+        if (name := str(path.relative_to(PACKAGE))) not in ASSEMBLERS and server & imports_of(path)
     )
     assert importers == []
 
