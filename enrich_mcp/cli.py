@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from enrich_mcp import __version__
-from enrich_mcp.errors import DataDirectoryError, redact
+from enrich_mcp.errors import ConfigError, DataDirectoryError, SchemaError, StoreUnavailable, redact
 from enrich_mcp.settings import Settings
 
 
@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     umask = os.umask(0o077)
     try:
         return _main(argv)
-    except DataDirectoryError as exc:
-        # One paragraph that names the file and the fix, not a traceback.
+    except (DataDirectoryError, StoreUnavailable, SchemaError, ConfigError) as exc:
+        # One paragraph that names the file or the database and the fix, not a traceback.
         print(str(exc), file=sys.stderr, flush=True)
         return 2
     finally:

@@ -263,11 +263,15 @@ def build_http_app(
 
     ``build`` is ``server.build_server``, handed down by the CLI: the transport sits below the assembly.
     """
+    # Remote callers: csv_path may read only ENRICH_MCP_FILES_DIR, never the client's (remote) roots.
+    return http_app(build(settings.model_copy(update={"transport": "http"})), settings, host=host, port=port)
+
+
+def http_app(server: EnrichServer, settings: Settings, *, host: str, port: int) -> tuple[ASGIApp, str]:
+    """The ASGI app around a built server, and the token it accepts."""
     from mcp.server.transport_security import TransportSecuritySettings
 
     token = settings.http_token.get_secret_value() if settings.http_token else secrets.token_urlsafe(32)
-    # Remote callers: csv_path may read only ENRICH_MCP_FILES_DIR, never the client's (remote) roots.
-    server = build(settings.model_copy(update={"transport": "http"}))
     loopback = ["127.0.0.1", "localhost", "[::1]"]
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -281,6 +285,11 @@ def build_http_app(
     return BearerTokenMiddleware(HealthEndpoint(inner, server.runtime), token), token
 
 
+async def _check_stores(runtime: Runtime) -> None:
+    await runtime.stores.jobs.list(limit=1)
+    await runtime.stores.aclose()  # the pool belongs to this loop; uvicorn's reopens it
+
+
 def serve_http(
     settings: Settings, build: Callable[[Settings], EnrichServer], *, host: str = "127.0.0.1", port: int = 8765
 ) -> None:
@@ -288,7 +297,11 @@ def serve_http(
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("enrich-mcp serves HTTP on loopback only; put a reverse proxy in front for anything else.")
-    app, token = build_http_app(settings, build, host=host, port=port)
+    server = build(settings.model_copy(update={"transport": "http"}))
+    # Open the stores before serving: an unreachable database or a schema too new is one paragraph and
+    # exit 2 (cli.main), not a traceback from inside the ASGI lifespan.
+    anyio.run(_check_stores, server.runtime)
+    app, token = http_app(server, settings, host=host, port=port)
     if settings.http_token is None:
         # Shown once, on stderr, so the operator can configure the client; never logged elsewhere.
         logger.warning("ENRICH_MCP_HTTP_TOKEN is not set; generated a token for this run: %s", token)

@@ -430,3 +430,22 @@ def test_a_record_keeps_its_redacted_exception_text_for_every_handler() -> None:
     formatted = logging.Formatter().format(record)
     assert KEY not in formatted and TOKEN not in formatted and "[redacted]" in formatted
     assert record.exc_info is None  # no formatter can render the unredacted exception again
+
+
+# -- start-up errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [["db", "upgrade"], ["serve", "--http", "--port", "8799"]])
+def test_an_unreachable_database_is_one_paragraph_and_exit_2(
+    sandbox_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    # No server listens on a socket in an empty folder; sandbox mode opens the database at start-up.
+    url = f"postgresql://team:s3cret-pw@/enrich?host={sandbox_env / 'no-such-socket-dir'}"
+    monkeypatch.setenv("ENRICH_MCP_DATABASE_URL", url)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    [paragraph] = [line for line in err.splitlines() if "database" in line and "not reachable" in line]
+    assert paragraph.endswith("is not reachable. Check ENRICH_MCP_DATABASE_URL and that PostgreSQL is running.")
+    assert "Traceback" not in err
+    assert "s3cret-pw" not in err

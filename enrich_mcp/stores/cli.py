@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 
+from enrich_mcp.errors import StoreUnavailable
 from enrich_mcp.settings import Settings
 from enrich_mcp.stores import open_stores
 
@@ -64,14 +65,21 @@ def _upgrade_sqlite(settings: Settings) -> list[str]:
 
 async def _upgrade_postgres(settings: Settings) -> list[str]:
     # On demand: the PostgreSQL driver is an optional extra.
-    from psycopg import AsyncConnection
+    from psycopg import AsyncConnection, OperationalError
 
     from enrich_mcp.stores.postgres.database import redacted_url
     from enrich_mcp.stores.postgres.schema import LATEST, current_version, ensure_schema
 
     assert settings.database_url is not None
     url = settings.database_url.get_secret_value()
-    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+    try:
+        connection = await AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
+    except OperationalError:
+        raise StoreUnavailable(
+            f"The database at {redacted_url(url)} is not reachable.",
+            hint="Check ENRICH_MCP_DATABASE_URL and that PostgreSQL is running.",
+        ) from None
+    async with connection as conn:
         was = await current_version(conn)
         applied = await ensure_schema(conn, allow_offline=True)
     lines = [f"database {redacted_url(url)}: schema {LATEST}" + (f" (upgraded from {was})" if applied else "")]
