@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
 from enrich_mcp.vendors import discover_vendors
 
@@ -76,7 +76,8 @@ class Settings(BaseSettings):
         description='USD per unit by "<vendor>.<operation>", e.g. {"lance.enrich.emails": 0.1}.',
     )
     cache_ttls: dict[str, float] = Field(
-        default_factory=dict, description='TTL overrides in seconds by "<vendor>.<operation>".'
+        default_factory=dict,
+        description='TTL overrides in seconds by "<vendor>.<operation>"; a prefix covers its dotted variants.',
     )
 
     vendors: dict[str, VendorConfig] = Field(default_factory=dict)
@@ -141,12 +142,10 @@ class Settings(BaseSettings):
             vendors[spec.name] = config
         if environ is None:
             return cls(vendors=vendors)
-        overrides = {
-            key.removeprefix("ENRICH_MCP_").lower(): value
-            for key, value in env.items()
-            if key.startswith("ENRICH_MCP_") and key.removeprefix("ENRICH_MCP_").lower() in cls.model_fields
-        }
-        return cls.model_validate({**overrides, "vendors": vendors})
+        # The same reading as the process environment's (JSON for dicts, NoDecode kept), from this mapping.
+        source = EnvSettingsSource(cls, case_sensitive=False, env_prefix="ENRICH_MCP_")
+        source.env_vars = {key.lower(): value for key, value in env.items()}
+        return cls.model_validate({**source(), "vendors": vendors})
 
     def vendor(self, name: str) -> VendorConfig:
         return self.vendors.get(name) or VendorConfig()

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from enrich_mcp.server import build_server
@@ -89,6 +90,24 @@ def test_settings_from_env_reads_vendor_and_core_variables(tmp_path: Path) -> No
     assert key.get_secret_value() == "key-1234"
     assert settings.vendor("fourrunr").base_url == "https://crm.example.com/api/v1"
     assert "key-1234" not in repr(settings)
+
+
+def test_settings_read_json_values_the_same_from_a_mapping_as_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        "ENRICH_MCP_HOME": str(tmp_path),
+        "ENRICH_MCP_PRICES": '{"lance.enrich.emails": 0.12}',
+        "ENRICH_MCP_CACHE_TTLS": '{"sixtyfour.find_email": 86400}',
+        "ENRICH_MCP_TOOLSETS": "core,lance",
+    }
+    from_mapping = Settings.from_env(env)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    from_environment = Settings.from_env()
+    assert from_mapping.prices == from_environment.prices == {"lance.enrich.emails": 0.12}
+    assert from_mapping.cache_ttls == from_environment.cache_ttls == {"sixtyfour.find_email": 86400.0}
+    assert from_mapping.toolsets == from_environment.toolsets == ["core", "lance"]
 
 
 async def test_tools_snapshot_matches(make_settings: Callable[..., Settings]) -> None:
