@@ -100,24 +100,60 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-def _close_all(connections: list[sqlite3.Connection]) -> None:
+def close_all(connections: list[Any]) -> None:
+    """Close a store's connection (kept in a list, so a ``weakref.finalize`` can close it too)."""
     for conn in connections:
         conn.close()
     connections.clear()
 
 
-class SqliteSandboxStore:
+class StoreConnection:
+    """What both stores share: one connection, used by one thread at a time, closed on :meth:`close`
+    (a later use opens another) or when the store is collected, and :meth:`transaction`, whose nested
+    calls join the outer one. A store provides :meth:`_outermost` (begin, yield, commit or roll back).
+    """
+
+    def __init__(self) -> None:
+        self._open: list[Any] = []  # at most one; a list so the finalizer can close it
+        self._lock = threading.RLock()
+        self._depth = 0
+        weakref.finalize(self, close_all, self._open)
+
+    def close(self) -> None:
+        with self._lock:
+            close_all(self._open)
+
+    def _outermost(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One atomic step across processes; nested calls join the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            with self._outermost():  # _depth is back at 0 before it ends, so its error handling sees that
+                self._depth = 1
+                try:
+                    yield self
+                finally:
+                    self._depth = 0
+
+
+class SqliteSandboxStore(StoreConnection):
     """The embedded :class:`SandboxStore`: one SQLite file per vendor (or memory without a home)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         if path is not None:  # 0700 folder, 0600 file (and -wal/-shm), no link followed
             private_file(private_dir(path.parent, what="sandbox folder") / path.name, what="sandbox state file")
-        self._open: list[sqlite3.Connection] = []  # at most one; a list so the finalizer can close it
-        self._lock = threading.RLock()
-        self._depth = 0
+        super().__init__()
         self._connect()
-        weakref.finalize(self, _close_all, self._open)
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path
@@ -143,31 +179,15 @@ class SqliteSandboxStore:
         with self._lock:
             return self._open[0] if self._open else self._connect()
 
-    def close(self) -> None:
-        with self._lock:
-            _close_all(self._open)
-
     @contextmanager
-    def transaction(self) -> Iterator[SqliteSandboxStore]:
-        """One atomic step across processes; nested calls join the outer transaction."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self
-            except BaseException:
-                self._depth = 0
-                self._conn.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self._conn.execute("COMMIT")
+    def _outermost(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     # -- records ---------------------------------------------------------------------------------
 

@@ -11,8 +11,6 @@ a poll's read-advance-write of a job's life cycle never interleaves with another
 from __future__ import annotations
 
 import json
-import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
@@ -21,7 +19,7 @@ import psycopg
 from psycopg import Connection
 
 from enrich_mcp.errors import StoreUnavailable
-from enrich_mcp.sandbox.store import dump
+from enrich_mcp.sandbox.store import StoreConnection, close_all, dump
 from enrich_mcp.stores.postgres.database import PostgresDatabase, sql
 
 SANDBOX_LOCK: Final = 0x656E7273  # pg_advisory_xact_lock(int, int) namespace ("enrs"); the second key is the vendor's
@@ -32,31 +30,17 @@ _UPSERT: Final = (
 )
 
 
-def _close_all(connections: list[Connection[Any]]) -> None:
-    for conn in connections:
-        conn.close()
-    connections.clear()
-
-
-class PgSandboxStore:
+class PgSandboxStore(StoreConnection):
     """:class:`~enrich_mcp.sandbox.store.SandboxStore` for one vendor, in the ``sandbox_*`` tables."""
 
     def __init__(self, db: PostgresDatabase, vendor: str) -> None:
         self.db = db
         self.vendor = vendor
-        self._open: list[Connection[Any]] = []  # at most one; a list so the finalizer can close it
-        self._lock = threading.RLock()
-        self._depth = 0
-        weakref.finalize(self, _close_all, self._open)
-
-    def close(self) -> None:
-        """Close the connection (the next use opens another)."""
-        with self._lock:
-            _close_all(self._open)
+        super().__init__()
 
     def _connection(self) -> Connection[Any]:
         if self._open and (self._open[0].closed or self._open[0].broken):
-            _close_all(self._open)
+            close_all(self._open)
         if not self._open:
             self._open.append(self.db.connect_sync())
         return self._open[0]
@@ -69,7 +53,7 @@ class PgSandboxStore:
                 yield self._connection()
             except psycopg.OperationalError as exc:
                 if not self._depth:  # inside a transaction, the outermost level reports it
-                    _close_all(self._open)
+                    close_all(self._open)
                 raise StoreUnavailable(
                     f"The shared database stopped answering the sandbox ({type(exc).__name__}).",
                     hint="Try again when the database is back.",
@@ -84,24 +68,10 @@ class PgSandboxStore:
             return conn.execute(sql(text), args).rowcount
 
     @contextmanager
-    def transaction(self) -> Iterator[PgSandboxStore]:
-        """One atomic step across processes; nested calls join the outer transaction."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            with self._using() as conn:
-                self._depth = 1
-                try:
-                    with conn.transaction():
-                        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (SANDBOX_LOCK, self.vendor))
-                        yield self
-                finally:
-                    self._depth = 0
+    def _outermost(self) -> Iterator[None]:
+        with self._using() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (SANDBOX_LOCK, self.vendor))
+            yield
 
     # -- records ---------------------------------------------------------------------------------
 
