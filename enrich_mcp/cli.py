@@ -234,7 +234,11 @@ def _main(argv: list[str] | None) -> int:
     interactive = args.command in ("tools", "call", "jobs", "spend")
     # A person at a terminal wants answers, not start-up chatter; warnings (e.g. a missing key) still show.
     configure_logging(settings, quiet=interactive and "ENRICH_MCP_LOG_LEVEL" not in os.environ)
-    # Imported when needed, not at the top: `enrich-mcp --help` and `demo` stay quick without the server's imports.
+    if args.command == "db":
+        from enrich_mcp.stores import cli as db_cli
+
+        return db_cli.run(args, settings)
+    # Imported when needed, not at the top: `--help`, `demo` and `db` stay quick without the server's imports.
     from enrich_mcp.server import build_server
 
     if interactive:
@@ -255,10 +259,6 @@ def _main(argv: list[str] | None) -> int:
             )
         return anyio.run(partial(commands.show_spend, build, raw=args.raw))
 
-    if args.command == "db":
-        from enrich_mcp.stores import cli as db_cli
-
-        return db_cli.run(args, settings)
     if args.command == "serve" and args.http:
         from enrich_mcp.http_transport import serve_http
 
