@@ -263,8 +263,13 @@ def build_http_app(
 
     ``build`` is ``server.build_server``, handed down by the CLI: the transport sits below the assembly.
     """
-    # Remote callers: csv_path may read only ENRICH_MCP_FILES_DIR, never the client's (remote) roots.
-    return http_app(build(settings.model_copy(update={"transport": "http"})), settings, host=host, port=port)
+    return http_app(http_server(settings, build), settings, host=host, port=port)
+
+
+def http_server(settings: Settings, build: Callable[[Settings], EnrichServer]) -> EnrichServer:
+    """The server as HTTP serves it: remote callers' csv_path may read only ENRICH_MCP_FILES_DIR, never
+    the client's (remote) roots."""
+    return build(settings.model_copy(update={"transport": "http"}))
 
 
 def http_app(server: EnrichServer, settings: Settings, *, host: str, port: int) -> tuple[ASGIApp, str]:
@@ -297,7 +302,7 @@ def serve_http(
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("enrich-mcp serves HTTP on loopback only; put a reverse proxy in front for anything else.")
-    server = build(settings.model_copy(update={"transport": "http"}))
+    server = http_server(settings, build)
     # Open the stores before serving: an unreachable database or a schema too new is one paragraph and
     # exit 2 (cli.main), not a traceback from inside the ASGI lifespan.
     anyio.run(_check_stores, server.runtime)
