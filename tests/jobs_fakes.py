@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,7 +20,7 @@ import anyio
 from mcp.server.mcpserver import Context
 
 from enrich_mcp.errors import VendorError
-from enrich_mcp.jobs import Job, JobControl, JobManager, JobResult, PollOutcome
+from enrich_mcp.jobs import Job, JobControl, JobManager, JobResult, PollOutcome, SqliteJobStore
 from enrich_mcp.sendmark import mark_sending
 from enrich_mcp.server import EnrichServer
 from enrich_mcp.tooling import start_job
@@ -225,3 +226,12 @@ def fake_server(build: Callable[[], EnrichServer], vendor: FakeVendor) -> Enrich
     server = build()
     add_fake_tool(server, FakeHandler(vendor))
     return server
+
+
+async def left_by_a_dead_process(home: Path, job: Job) -> None:
+    """``job`` in the ledger of ``home`` as a process that died left it: owned, its lease long expired."""
+    store = SqliteJobStore(home / "jobs.sqlite3")
+    try:
+        await store.insert(job, owner="dead-process", lease_seconds=-1)
+    finally:
+        store.close()

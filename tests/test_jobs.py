@@ -14,7 +14,7 @@ from enrich_mcp.jobs import Job, SqliteJobStore
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
 from tests.conftest import connect
-from tests.jobs_fakes import Changes, FakeVendor, fake_server
+from tests.jobs_fakes import Changes, FakeVendor, fake_server, left_by_a_dead_process
 
 Serve = Callable[[FakeVendor], EnrichServer]
 
@@ -285,8 +285,8 @@ async def test_a_step_found_submitting_after_a_crash_makes_the_job_unknown_and_i
     serve: Serve,
 ) -> None:
     settings = make_settings()
-    store = SqliteJobStore(settings.home / "jobs.sqlite3")
-    await store.insert(
+    await left_by_a_dead_process(
+        settings.home,
         Job(
             id="crashed1",
             vendor="fake",
@@ -296,10 +296,7 @@ async def test_a_step_found_submitting_after_a_crash_makes_the_job_unknown_and_i
             # The request was on its way, then the process died before the vendor's id was stored.
             state={"phase": "submit", "steps": {"submit": {"status": "sending", "at": 0.0}}},
         ),
-        owner="dead-process",
-        lease_seconds=-1,
     )
-    store.close()
 
     vendor = FakeVendor()
     server = serve(vendor)
@@ -341,14 +338,11 @@ async def test_a_job_written_but_never_sent_is_submitted_on_restart(
     make_settings: Callable[..., Settings], serve: Serve
 ) -> None:
     settings = make_settings()
-    store = SqliteJobStore(settings.home / "jobs.sqlite3")
     # Stopped after the ledger write but before the submit step began: safe to send now.
-    await store.insert(
+    await left_by_a_dead_process(
+        settings.home,
         Job(id="unsent1", vendor="fake", kind="fake.search", tool="t", state={"phase": "submit"}),
-        owner="dead-process",
-        lease_seconds=-1,
     )
-    store.close()
     vendor = FakeVendor()
     server = serve(vendor)
     changes = Changes(server.runtime.jobs)

@@ -20,7 +20,7 @@ from enrich_mcp.sandbox import SandboxApp, load_sandbox
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
 from tests.conftest import connect
-from tests.jobs_fakes import Changes, FakeHandler, FakeVendor, fake_server
+from tests.jobs_fakes import Changes, FakeHandler, FakeVendor, fake_server, left_by_a_dead_process
 from tests.vendors.sixtyfour.test_workflows import _create as _create_workflow  # pyright: ignore[reportPrivateUsage]
 
 LEAD = {"name": "Ada Lovelace", "company": "Analytical Engines"}
@@ -436,8 +436,8 @@ async def test_a_resend_safe_step_that_may_have_left_is_sent_again_not_parked(
             return None
 
     settings = make_settings(toolsets=["core"])
-    store = SqliteJobStore(settings.home / "jobs.sqlite3")
-    await store.insert(
+    await left_by_a_dead_process(
+        settings.home,
         Job(
             id="resend1",
             vendor="fake",
@@ -446,10 +446,7 @@ async def test_a_resend_safe_step_that_may_have_left_is_sent_again_not_parked(
             request={"query": "q"},
             state={"phase": "submit", "steps": {"submit": {"status": "sending", "at": 0.0}}},
         ),
-        owner="dead-process",
-        lease_seconds=-1,
     )
-    store.close()
     vendor = FakeVendor()
     server = build_server(settings)
     server.runtime.jobs.register(Reusable(vendor))
