@@ -6,14 +6,17 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from mcp import Client
 
+from enrich_mcp.sandbox import SandboxApp
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
 from tests.pg import Cluster
+
+S = TypeVar("S", bound=SandboxApp)
 
 FAST = {
     "default_wait_seconds": 5.0,
@@ -96,3 +99,10 @@ def era(request: pytest.FixtureRequest) -> str:
 async def client(server: EnrichServer) -> AsyncIterator[Client]:
     async with connect(server) as c:
         yield c
+
+
+def sandbox_of(server: EnrichServer, kind: type[S]) -> S:
+    """The fake vendor a sandbox-mode server talks to, typed."""
+    sandbox = server.runtime.sandboxes[kind.vendor]
+    assert isinstance(sandbox, kind)
+    return sandbox

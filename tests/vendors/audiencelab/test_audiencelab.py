@@ -8,16 +8,14 @@ import pytest
 
 from enrich_mcp.sandbox.audiencelab import BUCKET, GCS_HOST, Sandbox
 from enrich_mcp.server import EnrichServer
-from tests.conftest import connect
+from tests.conftest import connect, sandbox_of
 
 KEY = "sandbox-key-not-secret"
 API = "https://api.audiencelab.io"
 
 
 def audiencelab(server: EnrichServer) -> Sandbox:
-    sandbox = server.runtime.sandboxes["audiencelab"]
-    assert isinstance(sandbox, Sandbox)
-    return sandbox
+    return sandbox_of(server, Sandbox)
 
 
 def text(result: Any) -> str:

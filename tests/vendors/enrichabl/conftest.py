@@ -12,6 +12,7 @@ import pytest
 from enrich_mcp.sandbox.enrichabl import Sandbox
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
+from tests.conftest import sandbox_of
 
 BASE = "https://api.enrichabl.com/v1"
 AUTH = "Bearer sandbox-key-not-secret"
@@ -29,9 +30,7 @@ def server(make_settings: Callable[..., Settings]) -> Iterator[EnrichServer]:
 
 @pytest.fixture
 def sandbox(server: EnrichServer) -> Sandbox:
-    app = server.runtime.sandboxes["enrichabl"]
-    assert isinstance(app, Sandbox)
-    return app
+    return sandbox_of(server, Sandbox)
 
 
 def seed(sandbox: Sandbox, name: str, leads: list[dict[str, Any]]) -> str:

@@ -12,6 +12,7 @@ import pytest
 from enrich_mcp.sandbox.fourrunr import Sandbox
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
+from tests.conftest import sandbox_of
 
 BASE = "http://localhost:5000/api/v1"
 AUTH = "Bearer sandbox-key-not-secret"
@@ -26,9 +27,7 @@ def server(make_settings: Callable[..., Settings]) -> Iterator[EnrichServer]:
 
 @pytest.fixture
 def sandbox(server: EnrichServer) -> Sandbox:
-    box = server.runtime.sandboxes["fourrunr"]
-    assert isinstance(box, Sandbox)
-    return box
+    return sandbox_of(server, Sandbox)
 
 
 def sent(request: httpx.Request) -> Any:

@@ -21,7 +21,7 @@ from enrich_mcp.sandbox.lance import (
 )
 from enrich_mcp.server import EnrichServer, build_server
 from enrich_mcp.settings import Settings
-from tests.conftest import connect
+from tests.conftest import connect, sandbox_of
 
 KEY = "sandbox-key-not-secret"
 PERSON = "550e8400-e29b-41d4-a716-446655440000"
@@ -30,9 +30,7 @@ PATH = f"/operations/enrichment/{PERSON}"
 
 
 def lance(server: EnrichServer) -> Sandbox:
-    sandbox = server.runtime.sandboxes["lance"]
-    assert isinstance(sandbox, Sandbox)
-    return sandbox
+    return sandbox_of(server, Sandbox)
 
 
 def text(result: Any) -> str:

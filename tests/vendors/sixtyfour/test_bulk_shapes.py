@@ -9,14 +9,12 @@ import pytest
 from enrich_mcp.sandbox.sixtyfour import Sandbox
 from enrich_mcp.server import EnrichServer
 from enrich_mcp.vendors.sixtyfour.jobs import bulk_answers
-from tests.conftest import connect
+from tests.conftest import connect, sandbox_of
 from tests.vendors.sixtyfour.test_bulk import _all_rows, _leads
 
 
 def sixtyfour(server: EnrichServer) -> Sandbox:
-    sandbox = server.runtime.sandboxes["sixtyfour"]
-    assert isinstance(sandbox, Sandbox)
-    return sandbox
+    return sandbox_of(server, Sandbox)
 
 
 @pytest.mark.parametrize("shape", Sandbox.variants["bulk_result"])

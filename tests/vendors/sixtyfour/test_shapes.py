@@ -8,15 +8,13 @@ from enrich_mcp.errors import VendorBadRequest
 from enrich_mcp.sandbox.sixtyfour import Sandbox
 from enrich_mcp.server import EnrichServer
 from enrich_mcp.vendors.sixtyfour.client import SixtyfourClient
-from tests.conftest import connect
+from tests.conftest import connect, sandbox_of
 
 STRUCT = [{"name": "role", "description": "Current job title"}]
 
 
 def sixtyfour(server: EnrichServer) -> Sandbox:
-    sandbox = server.runtime.sandboxes["sixtyfour"]
-    assert isinstance(sandbox, Sandbox)
-    return sandbox
+    return sandbox_of(server, Sandbox)
 
 
 @pytest.mark.parametrize("key", Sandbox.variants["task_error"])
